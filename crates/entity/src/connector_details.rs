@@ -1,0 +1,39 @@
+//! `connector_details`: one row per saved OAuth connector (SPEC §3), keyed by tenant and
+//! connector identity. Secrets appear here only sealed by the vault.
+
+use sea_orm::entity::prelude::*;
+
+/// A persisted connector record. `client_secret` always holds the literal
+/// `dummyClientSecret`; the real secret, if any, is in `sealed_client_secret`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "connector_details")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub space_guid: String,
+    pub account_id: String,
+    pub integration_pack_instance_id: String,
+    pub process_id: String,
+    pub env_id: String,
+    pub connection_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The real client secret, sealed by the vault (`keyid:base64`), or none.
+    pub sealed_client_secret: Option<String>,
+    /// The details JSON as the client sent it, with secret-named values masked.
+    #[sea_orm(column_type = "Text")]
+    pub oauth_connector_details: String,
+    /// The masked values of the details (JSON pointer → raw JSON), sealed by the vault.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub sealed_details_secrets: Option<String>,
+    /// Hash of the settings a held token depends on (client id, token URLs, scope).
+    pub token_settings_fingerprint: String,
+    pub is_token_generated: bool,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

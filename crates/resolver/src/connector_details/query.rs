@@ -1,0 +1,44 @@
+//! Queries over connector details.
+
+use async_graphql::{Context, Object, Result};
+
+use super::service;
+use super::types::{ConnectorDetails, KeyInput};
+use crate::Services;
+use crate::context::caller;
+use crate::error::ApiError;
+use crate::record_key::check_key_string;
+
+/// Read access to connector details.
+#[derive(Default)]
+pub struct ConnectorDetailsQuery;
+
+#[Object]
+impl ConnectorDetailsQuery {
+    /// The record at `input`'s key in the caller's tenant, or null (documented operation).
+    #[graphql(name = "IPackInstanceOAuthConnectorDetails")]
+    async fn find(&self, ctx: &Context<'_>, input: KeyInput) -> Result<Option<ConnectorDetails>> {
+        let key = input.parse(caller(ctx)?.tenant())?;
+        let found = service::find(&Services::of(ctx)?.db, &key).await?;
+        Ok(found.map(Into::into))
+    }
+
+    /// Every record of one integration pack instance in the caller's tenant (extension).
+    #[graphql(name = "iPackInstanceOauthConnectorDetailsList")]
+    async fn list(
+        &self,
+        ctx: &Context<'_>,
+        integration_pack_instance_id: String,
+    ) -> Result<Vec<ConnectorDetails>> {
+        let tenant = caller(ctx)?.tenant();
+        check_key_string("integrationPackInstanceId", &integration_pack_instance_id)
+            .map_err(|e| ApiError::IPackInstanceIdInvalid(e.to_string()))?;
+        let records = service::list(
+            &Services::of(ctx)?.db,
+            tenant,
+            &integration_pack_instance_id,
+        )
+        .await?;
+        Ok(records.into_iter().map(Into::into).collect())
+    }
+}

@@ -1,0 +1,225 @@
+//! Database work for connector details. Every function takes a validated `RecordKey` or
+//! `Tenant`, so every statement is scoped to the caller's tenant.
+
+use chrono::Utc;
+use entity::connector_details::{ActiveModel, Column, Entity, Model};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::client_secret::service::real_secret;
+use crate::context::Tenant;
+use crate::details::{self, DetailSecrets, PLACEHOLDER};
+use crate::error::{ApiError, ApiResult};
+use crate::record_key::RecordKey;
+use crate::vault::{Slot, Vault};
+
+const MAX_CLIENT_ID_LEN: usize = 1024;
+
+/// The non-key fields of a save.
+pub struct SaveFields<'a> {
+    pub is_token_generated: bool,
+    pub oauth_connector_details: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+}
+
+/// Upserts the record at `key` (SPEC §3): the id survives, a real client secret and
+/// secret-named detail values are vaulted, and a change of the token settings clears
+/// `isTokenGenerated`.
+///
+/// One statement in the common case; a transaction only when the details carry
+/// placeholders whose vaulted values must be read back and kept.
+pub async fn save(
+    db: &DatabaseConnection,
+    vault: &Vault,
+    key: &RecordKey,
+    fields: SaveFields<'_>,
+) -> ApiResult<Model> {
+    if fields.client_id.chars().count() > MAX_CLIENT_ID_LEN {
+        return Err(ApiError::invalid_input(
+            "clientId",
+            format!("clientId must be at most {MAX_CLIENT_ID_LEN} characters"),
+        ));
+    }
+    let masked = details::mask(fields.oauth_connector_details)?;
+    let mut settings = vec![Some(fields.client_id.to_owned())];
+    settings.extend(masked.token_settings.iter().cloned());
+    let sealed_client_secret = real_secret(fields.client_secret)?
+        .map(|secret| vault.seal(key, Slot::ClientSecret, secret));
+    let now = Utc::now();
+    let mut row = ActiveModel {
+        id: Set(Uuid::new_v4()),
+        space_guid: Set(key.space_guid.clone()),
+        account_id: Set(key.account_id.clone()),
+        integration_pack_instance_id: Set(key.integration_pack_instance_id.clone()),
+        process_id: Set(key.process_id.clone()),
+        env_id: Set(key.env_id.clone()),
+        connection_id: Set(key.connection_id.clone()),
+        client_id: Set(fields.client_id.to_owned()),
+        client_secret: Set(PLACEHOLDER.to_owned()),
+        sealed_client_secret: Set(sealed_client_secret),
+        oauth_connector_details: Set(masked.masked),
+        sealed_details_secrets: Set(seal_details(vault, key, &masked.secrets)?),
+        token_settings_fingerprint: Set(fingerprint(&settings)),
+        is_token_generated: Set(fields.is_token_generated),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    if masked.kept.is_empty() {
+        return upsert(db, row).await;
+    }
+    let txn = db.begin().await?;
+    let mut secrets = masked.secrets;
+    if let Some(existing) = find_for_update(&txn, key).await? {
+        let vaulted = open_details(vault, &existing)?;
+        for pointer in masked.kept {
+            if let Some(value) = vaulted.get(&pointer) {
+                secrets.insert(pointer, value.clone());
+            }
+        }
+        row.sealed_details_secrets = Set(seal_details(vault, key, &secrets)?);
+    }
+    let saved = upsert(&txn, row).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// The record at `key`, if any.
+pub async fn find(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Option<Model>> {
+    Ok(by_key(key).one(db).await?)
+}
+
+/// Every record of `integration_pack_instance_id` in `tenant`, oldest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    tenant: &Tenant,
+    integration_pack_instance_id: &str,
+) -> ApiResult<Vec<Model>> {
+    Ok(Entity::find()
+        .filter(Column::SpaceGuid.eq(tenant.space_guid()))
+        .filter(Column::AccountId.eq(tenant.account_id()))
+        .filter(Column::IntegrationPackInstanceId.eq(integration_pack_instance_id))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Deletes the record at `key`; true when one existed.
+pub async fn delete(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<bool> {
+    let result = Entity::delete_many()
+        .filter(key_condition(key))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// The vaulted detail values of a record (empty when none).
+pub fn open_details(vault: &Vault, record: &Model) -> ApiResult<DetailSecrets> {
+    let Some(sealed) = &record.sealed_details_secrets else {
+        return Ok(DetailSecrets::new());
+    };
+    let key = RecordKey::of(record);
+    let json = vault
+        .open(&key, Slot::DetailsSecrets, sealed)
+        .map_err(ApiError::internal)?;
+    serde_json::from_str(json.expose_secret()).map_err(ApiError::internal)
+}
+
+/// Selects the record at `key`.
+pub(crate) fn by_key(key: &RecordKey) -> sea_orm::Select<Entity> {
+    Entity::find().filter(key_condition(key))
+}
+
+/// The WHERE condition matching exactly the record at `key`.
+pub(crate) fn key_condition(key: &RecordKey) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(Column::SpaceGuid.eq(key.space_guid.as_str()))
+        .add(Column::AccountId.eq(key.account_id.as_str()))
+        .add(Column::IntegrationPackInstanceId.eq(key.integration_pack_instance_id.as_str()))
+        .add(Column::ProcessId.eq(key.process_id.as_str()))
+        .add(Column::EnvId.eq(key.env_id.as_str()))
+        .add(Column::ConnectionId.eq(key.connection_id.as_str()))
+}
+
+async fn find_for_update(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Option<Model>> {
+    let mut select = by_key(key);
+    if db.get_database_backend() == DbBackend::Postgres {
+        select = select.lock_exclusive();
+    }
+    Ok(select.one(db).await?)
+}
+
+/// INSERT … ON CONFLICT (record key) DO UPDATE … RETURNING: one round trip.
+async fn upsert(db: &impl ConnectionTrait, row: ActiveModel) -> ApiResult<Model> {
+    let on_conflict = OnConflict::columns([
+        Column::SpaceGuid,
+        Column::AccountId,
+        Column::IntegrationPackInstanceId,
+        Column::ProcessId,
+        Column::EnvId,
+        Column::ConnectionId,
+    ])
+    .update_columns([
+        Column::ClientId,
+        Column::ClientSecret,
+        Column::OauthConnectorDetails,
+        Column::SealedDetailsSecrets,
+        Column::TokenSettingsFingerprint,
+        Column::UpdatedAt,
+    ])
+    // "No new secret" keeps what the vault holds (SPEC §5).
+    .value(
+        Column::SealedClientSecret,
+        Expr::cust(
+            "COALESCE(excluded.sealed_client_secret, connector_details.sealed_client_secret)",
+        ),
+    )
+    // New token settings invalidate a held token (SPEC §6).
+    .value(
+        Column::IsTokenGenerated,
+        Expr::cust(
+            "CASE WHEN connector_details.token_settings_fingerprint = \
+             excluded.token_settings_fingerprint THEN excluded.is_token_generated ELSE FALSE END",
+        ),
+    )
+    .to_owned();
+    Ok(Entity::insert(row)
+        .on_conflict(on_conflict)
+        .exec_with_returning(db)
+        .await?)
+}
+
+fn seal_details(
+    vault: &Vault,
+    key: &RecordKey,
+    secrets: &DetailSecrets,
+) -> ApiResult<Option<String>> {
+    if secrets.is_empty() {
+        return Ok(None);
+    }
+    let json = serde_json::to_string(secrets).map_err(ApiError::internal)?;
+    Ok(Some(vault.seal(key, Slot::DetailsSecrets, &json)))
+}
+
+/// A hash of the settings a held token was obtained with.
+fn fingerprint(settings: &[Option<String>]) -> String {
+    let mut hasher = Sha256::new();
+    for setting in settings {
+        match setting {
+            Some(value) => {
+                hasher.update([1]);
+                hasher.update((value.len() as u64).to_be_bytes());
+                hasher.update(value.as_bytes());
+            }
+            None => hasher.update([0]),
+        }
+    }
+    hex::encode(hasher.finalize())
+}

@@ -1,0 +1,133 @@
+//! The one error type of the GraphQL layer and its mapping to the SPEC §7 codes.
+//!
+//! Client errors carry a fixed code and a message written here; internal errors are
+//! logged once, where they are turned into a GraphQL error, and the client only sees
+//! `GENERIC_SYSTEM_ERROR` (the server adds the request id to every error it answers).
+
+use async_graphql::ErrorExtensions;
+
+/// Everything a resolver can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    InvalidInput {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    IPackInstanceIdInvalid(String),
+    #[error("catalogGuid must equal the SPACE_GUID header")]
+    SpaceGuidMismatch,
+    #[error("oauthConnectorDetails is invalid: {0}")]
+    InvalidConnectorDetails(String),
+    #[error("no OAuth connector details exist for this key")]
+    NotFound,
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    GrantTypeNotSupported(String),
+    #[error("no client secret is stored for this connector; encrypt one first")]
+    ClientSecretRequired,
+    #[error("the identity provider refused the token request: {message}")]
+    IdpTokenRequestFailed {
+        idp_error: Option<String>,
+        message: String,
+    },
+    #[error("the database is unavailable; try again shortly")]
+    DatabaseUnavailable(#[source] sea_orm::DbErr),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// The SPEC §7 code answered in `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidInput { .. } => "INVALID_INPUT",
+            Self::IPackInstanceIdInvalid(_) => "IPACK_INSTANCE_ID_INVALID",
+            Self::SpaceGuidMismatch => "SPACE_GUID_MISMATCH",
+            Self::InvalidConnectorDetails(_) => "INVALID_OAUTH_CONNECTOR_DETAILS",
+            Self::NotFound => "NOT_FOUND",
+            Self::Unauthorized(_) => "UNAUTHORIZED",
+            Self::GrantTypeNotSupported(_) => "GRANT_TYPE_NOT_SUPPORTED",
+            Self::ClientSecretRequired => "CLIENT_SECRET_REQUIRED",
+            Self::IdpTokenRequestFailed { .. } => "IDP_TOKEN_REQUEST_FAILED",
+            Self::DatabaseUnavailable(_) => "DATABASE_UNAVAILABLE",
+            Self::Internal(_) => "GENERIC_SYSTEM_ERROR",
+        }
+    }
+
+    /// An `INVALID_INPUT` error naming the offending input field.
+    pub fn invalid_input(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// Wraps an unexpected failure; its text reaches the log, never a client.
+    pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(source))
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        if is_connection_failure(&err) {
+            Self::DatabaseUnavailable(err)
+        } else {
+            Self::internal(err)
+        }
+    }
+}
+
+/// True when the database could not be reached at all, as opposed to a failed statement.
+pub fn is_connection_failure(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            let text = e.to_string();
+            matches!(
+                e.as_ref(),
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::WorkerCrashed
+            ) || text.contains("terminating connection")
+        }
+        _ => false,
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        let code = err.code();
+        match &err {
+            ApiError::Internal(source) => {
+                tracing::error!(error = %source, "request failed with an internal error");
+            }
+            ApiError::DatabaseUnavailable(source) => {
+                tracing::warn!(error = %source, "database unavailable");
+            }
+            _ => {}
+        }
+        async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
+            ext.set("code", code);
+            match &err {
+                ApiError::InvalidInput { field, .. } => ext.set("field", *field),
+                ApiError::IPackInstanceIdInvalid(_) => {
+                    ext.set("field", "integrationPackInstanceId")
+                }
+                ApiError::IdpTokenRequestFailed {
+                    idp_error: Some(idp),
+                    ..
+                } => ext.set("idpError", idp.as_str()),
+                _ => {}
+            }
+        })
+    }
+}
+
+/// The result type of resolver-facing services.
+pub type ApiResult<T> = Result<T, ApiError>;

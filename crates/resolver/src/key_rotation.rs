@@ -1,0 +1,147 @@
+//! Keeping the vault's stored ciphertexts and loaded keys in step (SPEC §5): the
+//! start-up check for key ids that are not loaded, and re-encryption under the active
+//! key (`spaces-oauth rotate-keys`).
+
+use entity::connector_details::{ActiveModel, Column, Entity, Model};
+use sea_orm::sea_query::SimpleExpr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use secrecy::ExposeSecret;
+
+use crate::error::{ApiError, ApiResult};
+use crate::record_key::RecordKey;
+use crate::vault::{Slot, Vault, key_id_of};
+
+/// Sealed columns of `connector_details`, with the slot each is bound to.
+const SEALED_COLUMNS: [(Column, Slot); 2] = [
+    (Column::SealedClientSecret, Slot::ClientSecret),
+    (Column::SealedDetailsSecrets, Slot::DetailsSecrets),
+];
+
+/// What a rotation did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RotationReport {
+    /// Records whose ciphertexts were re-encrypted under the active key.
+    pub records_rotated: u64,
+    /// Records changed by someone else while being rotated; retried in a later batch.
+    pub records_skipped: u64,
+}
+
+/// Key ids named by stored ciphertexts but not loaded, so the server can refuse to start.
+pub async fn unknown_key_ids(db: &impl ConnectionTrait, vault: &Vault) -> ApiResult<Vec<String>> {
+    let mut known: Vec<String> = vault.key_ids().map(str::to_owned).collect();
+    let mut unknown = Vec::new();
+    for (column, _) in SEALED_COLUMNS {
+        // Each query finds one value under a key id not seen yet; the loop ends after
+        // at most one query per distinct key id.
+        loop {
+            let mut condition = Condition::all().add(column.is_not_null());
+            for id in &known {
+                condition = condition.add(column.not_like(format!("{id}:%")));
+            }
+            let found: Option<Option<String>> = Entity::find()
+                .select_only()
+                .column(column)
+                .filter(condition)
+                .into_tuple()
+                .one(db)
+                .await?;
+            let Some(Some(sealed)) = found else { break };
+            let id = key_id_of(&sealed).unwrap_or_default().to_owned();
+            known.push(id.clone());
+            unknown.push(id);
+        }
+    }
+    Ok(unknown)
+}
+
+/// Re-encrypts every ciphertext that is not under the active key, `batch_size` records
+/// at a time. Safe while servers serve: each update only applies if the record still
+/// holds the ciphertexts that were read, and the work resumes where it stopped.
+pub async fn rotate(
+    db: &impl ConnectionTrait,
+    vault: &Vault,
+    batch_size: u64,
+) -> ApiResult<RotationReport> {
+    let active = format!("{}:%", vault.active_key_id());
+    let mut stale = Condition::any();
+    for (column, _) in SEALED_COLUMNS {
+        stale = stale.add(
+            Condition::all()
+                .add(column.is_not_null())
+                .add(column.not_like(active.clone())),
+        );
+    }
+    let mut report = RotationReport::default();
+    loop {
+        let batch = Entity::find()
+            .filter(stale.clone())
+            .limit(batch_size)
+            .all(db)
+            .await?;
+        if batch.is_empty() {
+            return Ok(report);
+        }
+        let mut progressed = false;
+        for record in batch {
+            if rotate_record(db, vault, &record).await? {
+                report.records_rotated += 1;
+                progressed = true;
+            } else {
+                report.records_skipped += 1;
+            }
+        }
+        if !progressed {
+            // Everything in the batch changed under us; let the next run pick it up.
+            return Ok(report);
+        }
+    }
+}
+
+async fn rotate_record(
+    db: &impl ConnectionTrait,
+    vault: &Vault,
+    record: &Model,
+) -> ApiResult<bool> {
+    let key = RecordKey::of(record);
+    let reseal = |sealed: &Option<String>, slot| -> ApiResult<Option<String>> {
+        sealed
+            .as_deref()
+            .map(|s| {
+                let plain = vault.open(&key, slot, s).map_err(ApiError::internal)?;
+                Ok(vault.seal(&key, slot, plain.expose_secret()))
+            })
+            .transpose()
+    };
+    let update = ActiveModel {
+        sealed_client_secret: Set(reseal(&record.sealed_client_secret, Slot::ClientSecret)?),
+        sealed_details_secrets: Set(reseal(
+            &record.sealed_details_secrets,
+            Slot::DetailsSecrets,
+        )?),
+        ..Default::default()
+    };
+    let result = Entity::update_many()
+        .set(update)
+        .filter(Column::Id.eq(record.id))
+        .filter(unchanged(
+            Column::SealedClientSecret,
+            &record.sealed_client_secret,
+        ))
+        .filter(unchanged(
+            Column::SealedDetailsSecrets,
+            &record.sealed_details_secrets,
+        ))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+fn unchanged(column: Column, value: &Option<String>) -> SimpleExpr {
+    match value {
+        Some(v) => column.eq(v.as_str()),
+        None => column.is_null(),
+    }
+}

@@ -1,0 +1,84 @@
+//! The GraphQL schema of spaces-oauth and the rules behind it (SPEC §3–§6).
+//!
+//! This crate knows nothing of HTTP: the server authenticates the request, puts a
+//! [`Caller`] into the request data and executes the schema built here.
+
+pub mod client_secret;
+pub mod connector_details;
+pub mod context;
+pub mod details;
+pub mod error;
+pub mod key_rotation;
+pub mod record_key;
+pub mod vault;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use sea_orm::DatabaseConnection;
+
+pub use context::{Caller, RequestId};
+pub use error::{ApiError, ApiResult};
+pub use vault::Vault;
+
+/// What resolvers need from the running service.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub vault: Vault,
+}
+
+impl Services {
+    /// The services of the schema being executed.
+    pub fn of<'a>(ctx: &async_graphql::Context<'a>) -> ApiResult<&'a Services> {
+        ctx.data::<Services>()
+            .map_err(|_| ApiError::internal(std::io::Error::other("services missing from schema")))
+    }
+}
+
+/// Every query of the service.
+#[derive(MergedObject, Default)]
+pub struct Query(connector_details::query::ConnectorDetailsQuery);
+
+/// Every mutation of the service.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    connector_details::mutation::ConnectorDetailsMutation,
+    client_secret::mutation::ClientSecretMutation,
+);
+
+/// The executable schema.
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Limits applied to every operation (SPEC §8).
+#[derive(Clone, Copy, Debug)]
+pub struct QueryLimits {
+    pub depth: usize,
+    pub complexity: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            depth: 16,
+            complexity: 1000,
+        }
+    }
+}
+
+/// The schema without data, for SDL export and tests.
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+}
+
+/// The executable schema over `services`.
+pub fn build_schema(services: Services, limits: QueryLimits) -> AppSchema {
+    schema_builder()
+        .data(services)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}

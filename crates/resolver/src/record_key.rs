@@ -1,0 +1,148 @@
+//! The key of a connector record (SPEC §3): the caller's tenant plus four client ids.
+//! Parsed once from GraphQL input; a `RecordKey` in hand is always valid.
+
+use crate::context::Tenant;
+use crate::error::{ApiError, ApiResult};
+
+/// The longest key string accepted (SPEC §3).
+pub const MAX_KEY_LEN: usize = 255;
+
+/// A validated record key, bound to the tenant it was parsed for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordKey {
+    pub(crate) space_guid: String,
+    pub(crate) account_id: String,
+    pub(crate) integration_pack_instance_id: String,
+    pub(crate) process_id: String,
+    pub(crate) env_id: String,
+    pub(crate) connection_id: String,
+}
+
+/// The key fields as a client sends them, before validation.
+pub struct KeyFields<'a> {
+    pub integration_pack_instance_id: &'a str,
+    pub process_id: &'a str,
+    pub env_id: &'a str,
+    pub connection_id: &'a str,
+    pub catalog_guid: &'a str,
+}
+
+impl RecordKey {
+    /// Validates the client's key fields for `tenant`: each non-empty and at most
+    /// 255 characters, and `catalogGuid` equal to the `SPACE_GUID` header.
+    pub fn parse(tenant: &Tenant, fields: KeyFields<'_>) -> ApiResult<Self> {
+        let ipack = fields.integration_pack_instance_id;
+        if ipack.is_empty() || ipack.chars().count() > MAX_KEY_LEN {
+            return Err(ApiError::IPackInstanceIdInvalid(format!(
+                "integrationPackInstanceId must be 1 to {MAX_KEY_LEN} characters"
+            )));
+        }
+        for (field, value) in [
+            ("processId", fields.process_id),
+            ("envId", fields.env_id),
+            ("connectionId", fields.connection_id),
+            ("catalogGuid", fields.catalog_guid),
+        ] {
+            check_key_string(field, value)?;
+        }
+        if fields.catalog_guid != tenant.space_guid() {
+            return Err(ApiError::SpaceGuidMismatch);
+        }
+        Ok(Self {
+            space_guid: tenant.space_guid().to_owned(),
+            account_id: tenant.account_id().to_owned(),
+            integration_pack_instance_id: ipack.to_owned(),
+            process_id: fields.process_id.to_owned(),
+            env_id: fields.env_id.to_owned(),
+            connection_id: fields.connection_id.to_owned(),
+        })
+    }
+
+    /// The key of a stored row.
+    pub fn of(model: &entity::connector_details::Model) -> Self {
+        Self {
+            space_guid: model.space_guid.clone(),
+            account_id: model.account_id.clone(),
+            integration_pack_instance_id: model.integration_pack_instance_id.clone(),
+            process_id: model.process_id.clone(),
+            env_id: model.env_id.clone(),
+            connection_id: model.connection_id.clone(),
+        }
+    }
+
+    /// The key's parts in a fixed order, for binding into vault ciphertexts.
+    pub(crate) fn parts(&self) -> [&str; 6] {
+        [
+            &self.space_guid,
+            &self.account_id,
+            &self.integration_pack_instance_id,
+            &self.process_id,
+            &self.env_id,
+            &self.connection_id,
+        ]
+    }
+}
+
+/// Checks one key string: non-empty, at most `MAX_KEY_LEN` characters.
+pub(crate) fn check_key_string(field: &'static str, value: &str) -> ApiResult<()> {
+    if value.is_empty() {
+        return Err(ApiError::invalid_input(
+            field,
+            format!("{field} must not be empty"),
+        ));
+    }
+    if value.chars().count() > MAX_KEY_LEN {
+        return Err(ApiError::invalid_input(
+            field,
+            format!("{field} must be at most {MAX_KEY_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Caller;
+
+    fn tenant() -> Tenant {
+        Caller::authenticated("space-1".into(), "acct".into(), vec![])
+            .tenant()
+            .clone()
+    }
+
+    fn fields<'a>(ipack: &'a str, catalog: &'a str) -> KeyFields<'a> {
+        KeyFields {
+            integration_pack_instance_id: ipack,
+            process_id: "1",
+            env_id: "2",
+            connection_id: "3",
+            catalog_guid: catalog,
+        }
+    }
+
+    #[test]
+    fn a_key_of_255_characters_is_accepted_and_256_is_not() {
+        let ok = "x".repeat(255);
+        assert!(RecordKey::parse(&tenant(), fields(&ok, "space-1")).is_ok());
+        let long = "x".repeat(256);
+        let err = RecordKey::parse(&tenant(), fields(&long, "space-1")).unwrap_err();
+        assert_eq!(err.code(), "IPACK_INSTANCE_ID_INVALID");
+    }
+
+    #[test]
+    fn a_catalog_guid_other_than_the_header_is_a_mismatch() {
+        let err = RecordKey::parse(&tenant(), fields("p", "space-2")).unwrap_err();
+        assert_eq!(err.code(), "SPACE_GUID_MISMATCH");
+    }
+
+    #[test]
+    fn an_empty_process_id_names_the_field() {
+        let mut f = fields("p", "space-1");
+        f.process_id = "";
+        match RecordKey::parse(&tenant(), f) {
+            Err(ApiError::InvalidInput { field, .. }) => assert_eq!(field, "processId"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

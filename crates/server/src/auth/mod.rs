@@ -1,0 +1,9 @@
+//! Bearer-token authentication (SPEC §2): JWT verification with keys and algorithms
+//! pinned by configuration, and the claims the service reads.
+
+mod claims;
+mod jwks;
+mod keys;
+
+pub use claims::VerifiedClaims;
+pub use keys::{AuthError, JwtVerifier};

@@ -1,0 +1,206 @@
+//! Configuration (SPEC §9): one struct, read from flags and environment variables by
+//! `clap`, or built in code by tests. `--help` lists every variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+
+const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+const DEFAULT_DATA_DIR: &str = "./data";
+const DEFAULT_ACCOUNT_CLAIM: &str = "accountId";
+
+/// Every setting of a `spaces-oauth` process.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Listen address.
+    #[arg(long, env = "BIND_ADDR", default_value = DEFAULT_BIND_ADDR)]
+    pub bind_addr: SocketAddr,
+
+    /// `sqlite://…` or `postgres://…`; default an SQLite file under DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for dev-mode files (SQLite database, generated keys).
+    #[arg(long, env = "DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// Shared secret for HS256 bearer tokens.
+    #[arg(long, env = "JWT_HS256_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_hs256_secret: Option<SecretString>,
+
+    /// PEM file with the RS256/ES256 public key(s) of bearer tokens.
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// JWKS endpoint for bearer-token keys (cached; refetched on an unknown `kid`).
+    #[arg(long, env = "JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+
+    /// Accepted algorithms, comma-separated; default: those of the configured keys.
+    #[arg(long, env = "JWT_ALGORITHMS", value_delimiter = ',')]
+    pub jwt_algorithms: Vec<String>,
+
+    /// Required `iss` of bearer tokens.
+    #[arg(long, env = "JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` of bearer tokens.
+    #[arg(long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// The claim naming the caller's account (falls back to `sub`).
+    #[arg(long, env = "JWT_ACCOUNT_CLAIM", default_value = DEFAULT_ACCOUNT_CLAIM)]
+    pub jwt_account_claim: String,
+
+    /// Clock leeway for `exp`/`nbf`, in seconds (at most 60).
+    #[arg(long, env = "JWT_LEEWAY_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub jwt_leeway_seconds: u64,
+
+    /// Vault keys: comma-separated `keyid:base64-32-bytes`; the first is active.
+    #[arg(long, env = "VAULT_KEYS", hide_env_values = true, value_parser = parse_secret)]
+    pub vault_keys: Option<SecretString>,
+
+    /// External base URL, used to build the OAuth `redirect_uri`.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+
+    /// Origins allowed by CORS, comma-separated.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Requests per second per account (token bucket); 0 disables the limit.
+    #[arg(long, env = "RATE_LIMIT_RPS", default_value_t = 50)]
+    pub rate_limit_rps: u32,
+
+    /// Burst size of the per-account token bucket.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+
+    /// IdP hosts allowed over plain http, comma-separated.
+    #[arg(long, env = "IDP_ALLOW_HTTP", value_delimiter = ',')]
+    pub idp_allow_http: Vec<String>,
+
+    /// Allow-list of IdP hosts, comma-separated; empty allows any public host.
+    #[arg(long, env = "IDP_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub idp_allowed_hosts: Vec<String>,
+
+    #[command(flatten)]
+    pub limits: Limits,
+
+    /// Largest database connection pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+/// Request limits (SPEC §8).
+#[derive(Args, Clone, Debug)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Deepest query accepted.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 16)]
+    pub max_query_depth: usize,
+
+    /// Most complex query accepted.
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 1000)]
+    pub max_query_complexity: usize,
+
+    /// Most operations in one batch.
+    #[arg(long, env = "MAX_BATCH_OPERATIONS", default_value_t = 10)]
+    pub max_batch_operations: usize,
+
+    /// Longest a request may take, in seconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 15)]
+    pub request_timeout_seconds: u64,
+
+    /// Longest a call to an identity provider may take, in seconds.
+    #[arg(long, env = "IDP_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub idp_timeout_seconds: u64,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Default for Config {
+    /// The zero-configuration settings: dev mode under `./data`.
+    fn default() -> Self {
+        Self {
+            bind_addr: DEFAULT_BIND_ADDR
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database_url: None,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            jwt_hs256_secret: None,
+            jwt_public_key_file: None,
+            jwt_jwks_url: None,
+            jwt_algorithms: Vec::new(),
+            jwt_issuer: None,
+            jwt_audience: None,
+            jwt_account_claim: DEFAULT_ACCOUNT_CLAIM.to_owned(),
+            jwt_leeway_seconds: 30,
+            vault_keys: None,
+            public_base_url: None,
+            cors_allowed_origins: Vec::new(),
+            log_format: LogFormat::Pretty,
+            rate_limit_rps: 50,
+            rate_limit_burst: 100,
+            idp_allow_http: Vec::new(),
+            idp_allowed_hosts: Vec::new(),
+            limits: Limits::default(),
+            db_max_connections: 10,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 256 * 1024,
+            max_query_depth: 16,
+            max_query_complexity: 1000,
+            max_batch_operations: 10,
+            request_timeout_seconds: 15,
+            idp_timeout_seconds: 10,
+        }
+    }
+}
+
+impl Limits {
+    /// The request timeout as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds)
+    }
+}
+
+impl Config {
+    /// True when the database is PostgreSQL, where dev-mode key generation is refused.
+    pub fn uses_postgres(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    }
+
+    /// True when no bearer-token key source is configured.
+    pub fn has_no_jwt_keys(&self) -> bool {
+        self.jwt_hs256_secret.is_none()
+            && self.jwt_public_key_file.is_none()
+            && self.jwt_jwks_url.is_none()
+    }
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value.to_owned()))
+}

@@ -1,0 +1,79 @@
+//! Establishes the caller of a GraphQL request from its headers (SPEC §2): the bearer
+//! token first, then `SPACE_GUID`, then the token's `spaces` claim.
+
+use axum::http::{HeaderMap, StatusCode, header};
+use resolver::Caller;
+
+use super::error::HttpError;
+use crate::auth::{AuthError, JwtVerifier};
+
+/// The header naming the Space (platform spelling, with an underscore).
+pub const SPACE_GUID_HEADER: &str = "SPACE_GUID";
+const MAX_SPACE_GUID_LEN: usize = 128;
+
+/// Authenticates the request and binds it to a tenant.
+pub async fn authenticate(
+    verifier: &JwtVerifier,
+    headers: &HeaderMap,
+) -> Result<Caller, HttpError> {
+    let token = bearer_token(headers)?;
+    let claims = verifier.verify(token).await?;
+    let space_guid = space_guid(headers)?;
+    if !claims.allows_space(&space_guid) {
+        return Err(AuthError::Forbidden.into());
+    }
+    Ok(Caller::authenticated(
+        space_guid,
+        claims.account_id,
+        claims.scopes,
+    ))
+}
+
+fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?;
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::Invalid("malformed Authorization header"))?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::Invalid(
+        "expected `Authorization: Bearer <token>`",
+    ))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Invalid(
+            "expected `Authorization: Bearer <token>`",
+        ));
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthError::Missing);
+    }
+    Ok(token)
+}
+
+/// The validated `SPACE_GUID` header (SPEC §2): present, at most 128 of `[A-Za-z0-9_-]`.
+fn space_guid(headers: &HeaderMap) -> Result<String, HttpError> {
+    let value = headers
+        .get(SPACE_GUID_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if value.is_empty() {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "MISSING_SPACE_ID",
+            "the SPACE_GUID header is required",
+        ));
+    }
+    let valid = value.len() <= MAX_SPACE_GUID_LEN
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
+    match std::str::from_utf8(value) {
+        Ok(text) if valid => Ok(text.to_owned()),
+        _ => Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_SPACE_ID",
+            format!("SPACE_GUID must be 1 to {MAX_SPACE_GUID_LEN} characters of A-Z a-z 0-9 _ -"),
+        )),
+    }
+}

@@ -1,0 +1,21 @@
+//! The state every handler shares; cheap to clone.
+
+use std::sync::Arc;
+
+use resolver::AppSchema;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::JwtVerifier;
+use crate::config::Limits;
+use crate::devmode::DevTokens;
+
+/// Shared by all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub verifier: Arc<JwtVerifier>,
+    pub db: DatabaseConnection,
+    pub limits: Limits,
+    /// Present in dev mode: mints the token GraphiQL opens with.
+    pub dev_tokens: Option<Arc<DevTokens>>,
+}

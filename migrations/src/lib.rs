@@ -1,0 +1,19 @@
+//! Database migrations of spaces-oauth, applied at start-up and by `spaces-oauth migrate`.
+//! One file per change; files never import the `entity` crate, so old migrations keep
+//! meaning what they meant when they ran.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_connector_details;
+
+/// The ordered list of every migration.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(
+            m20261123_000001_create_connector_details::Migration,
+        )]
+    }
+}
