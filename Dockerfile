@@ -1,0 +1,20 @@
+# Build stage: the release binary.
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p server --bin spaces-oauth
+
+# Runtime stage: the binary and CA certificates (IdP calls are https).
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/spaces-oauth --create-home spaces-oauth
+COPY --from=build /src/target/release/spaces-oauth /usr/local/bin/spaces-oauth
+USER spaces-oauth
+WORKDIR /var/lib/spaces-oauth
+ENV BIND_ADDR=0.0.0.0:8080 LOG_FORMAT=json DATA_DIR=/var/lib/spaces-oauth/data
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/readyz || exit 1
+ENTRYPOINT ["spaces-oauth"]
+CMD ["serve"]
