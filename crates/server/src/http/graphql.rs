@@ -249,6 +249,10 @@ fn response_json(response: Response, omit_data: bool, request_id: &str) -> Value
                     .entry("extensions")
                     .or_insert_with(|| Value::Object(Default::default()));
                 if let Value::Object(ext) = extensions {
+                    // Only request errors (parse, validation, variables, limits) come
+                    // without a code: every resolver error sets one (SPEC §7).
+                    ext.entry("code")
+                        .or_insert_with(|| Value::String("INVALID_INPUT".into()));
                     ext.insert("requestId".into(), Value::String(request_id.to_owned()));
                 }
             }
