@@ -6,4 +6,7 @@
 #[macro_use]
 mod helpers;
 
+mod connector_details;
+mod details_json;
+mod sample_request;
 mod transport;
