@@ -6,4 +6,10 @@
 #[macro_use]
 mod helpers;
 
+mod auth;
+mod connector_details;
+mod details_json;
+mod sample_request;
+mod space_guid;
 mod transport;
+mod validation;

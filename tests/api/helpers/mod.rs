@@ -30,6 +30,7 @@ pub mod backend;
 pub mod binary;
 pub mod dump;
 pub mod fixtures;
+pub mod jwks;
 pub mod logs;
 pub mod tokens;
 

@@ -94,6 +94,12 @@ impl TokenBuilder {
         self.pem(Algorithm::ES256, EC_PRIVATE_PEM)
     }
 
+    /// Overrides the header's `alg`, keeping the key (e.g. HS384 with the HS256 secret).
+    pub fn algorithm(mut self, alg: Algorithm) -> Self {
+        self.header.alg = alg;
+        self
+    }
+
     /// Sets the header's `kid`.
     pub fn kid(mut self, kid: &str) -> Self {
         self.header.kid = Some(kid.to_owned());

@@ -1,0 +1,190 @@
+//! SPEC §3: save (upsert), read back, list and delete connector details.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+backend_tests!(
+    saving_twice_with_the_same_key_keeps_the_id_and_updates_the_fields,
+    a_saved_record_reads_back_and_an_unknown_key_reads_as_null,
+    the_list_holds_every_record_of_the_instance_and_nothing_else,
+    delete_answers_true_then_false_and_the_record_is_gone,
+    created_at_stays_and_updated_at_moves_on_each_save,
+    is_token_generated_is_stored_as_the_save_sends_it,
+    variables_declared_with_the_documented_type_names_work,
+);
+
+fn time(record: &Value, field: &str) -> DateTime<Utc> {
+    record[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} missing: {record}"))
+        .parse()
+        .unwrap()
+}
+
+async fn saving_twice_with_the_same_key_keeps_the_id_and_updates_the_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    let first = alice.save(save_input(SAMPLE_SPACE)).await;
+    let details = r#"{"baseURL":"https://other.example","clientId":"B"}"#;
+    let second = alice
+        .save(
+            save_input(SAMPLE_SPACE)
+                .with("clientId", "client-B")
+                .with("oauthConnectorDetails", details)
+                .with("isTokenGenerated", true),
+        )
+        .await;
+
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(second["clientId"], "client-B");
+    assert_eq!(second["oauthConnectorDetails"], details);
+    let records = app.records().await;
+    assert_eq!(records.len(), 1, "an upsert, not a second row");
+    assert_eq!(records[0].id.to_string(), first["id"].as_str().unwrap());
+    assert_eq!(records[0].client_id, "client-B");
+    assert_eq!(records[0].oauth_connector_details, details);
+}
+
+async fn a_saved_record_reads_back_and_an_unknown_key_reads_as_null(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    let saved = alice
+        .save(save_input(SAMPLE_SPACE).with("clientId", "client-A"))
+        .await;
+
+    let found = alice.find(key_input(SAMPLE_SPACE)).await;
+    assert_eq!(found, saved, "the read-back equals what the save answered");
+    assert_eq!(found["clientId"], "client-A");
+    assert_eq!(found["isClientSecretEncrypted"], false);
+
+    for (field, other) in [
+        ("integrationPackInstanceId", "test-102"),
+        ("processId", "9"),
+        ("envId", "9"),
+        ("connectionId", "9"),
+    ] {
+        let unknown = alice.find(key_input(SAMPLE_SPACE).with(field, other)).await;
+        assert_eq!(unknown, Value::Null, "another {field} is another record");
+    }
+}
+
+async fn the_list_holds_every_record_of_the_instance_and_nothing_else(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    for connection in ["c1", "c2", "c3"] {
+        alice
+            .save(save_input(SAMPLE_SPACE).with("connectionId", connection))
+            .await;
+    }
+    alice
+        .save(save_input(SAMPLE_SPACE).with("integrationPackInstanceId", "test-999"))
+        .await;
+
+    let data = alice.data(LIST, json!({ "id": "test-101" })).await;
+    let list = data["iPackInstanceOauthConnectorDetailsList"]
+        .as_array()
+        .unwrap();
+    let mut connections: Vec<&str> = list
+        .iter()
+        .map(|r| r["connectionId"].as_str().unwrap())
+        .collect();
+    connections.sort_unstable();
+    assert_eq!(connections, ["c1", "c2", "c3"]);
+    assert!(
+        list.iter()
+            .all(|r| r["integrationPackInstanceId"] == "test-101")
+    );
+
+    let none = alice.data(LIST, json!({ "id": "no-such-instance" })).await;
+    assert_eq!(none["iPackInstanceOauthConnectorDetailsList"], json!([]));
+}
+
+async fn delete_answers_true_then_false_and_the_record_is_gone(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    alice.save(save_input(SAMPLE_SPACE)).await;
+    alice
+        .save(save_input(SAMPLE_SPACE).with("connectionId", "kept"))
+        .await;
+
+    let variables = json!({ "input": key_input(SAMPLE_SPACE) });
+    let first = alice.data(DELETE, variables.clone()).await;
+    assert_eq!(first["deleteIPackInstanceOauthConnectorDetails"], true);
+    let second = alice.data(DELETE, variables).await;
+    assert_eq!(second["deleteIPackInstanceOauthConnectorDetails"], false);
+
+    assert_eq!(alice.find(key_input(SAMPLE_SPACE)).await, Value::Null);
+    let records = app.records().await;
+    assert_eq!(records.len(), 1, "only the deleted key is gone");
+    assert_eq!(records[0].connection_id, "kept");
+}
+
+async fn created_at_stays_and_updated_at_moves_on_each_save(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    let before = Utc::now() - chrono::Duration::seconds(1);
+    let first = alice.save(save_input(SAMPLE_SPACE)).await;
+    assert!(time(&first, "createdAt") >= before);
+    assert_eq!(time(&first, "createdAt"), time(&first, "updatedAt"));
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = alice
+        .save(save_input(SAMPLE_SPACE).with("clientId", "changed"))
+        .await;
+    assert_eq!(time(&second, "createdAt"), time(&first, "createdAt"));
+    assert!(time(&second, "updatedAt") > time(&first, "updatedAt"));
+    assert!(time(&second, "updatedAt") <= Utc::now() + chrono::Duration::seconds(1));
+}
+
+async fn is_token_generated_is_stored_as_the_save_sends_it(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    let input = save_input(SAMPLE_SPACE);
+    let saved = alice
+        .save(input.clone().with("isTokenGenerated", true))
+        .await;
+    assert_eq!(saved["isTokenGenerated"], true);
+    assert!(app.records().await[0].is_token_generated);
+    let saved = alice.save(input.with("isTokenGenerated", false)).await;
+    assert_eq!(saved["isTokenGenerated"], false);
+    assert!(!app.records().await[0].is_token_generated);
+}
+
+async fn variables_declared_with_the_documented_type_names_work(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    // The platform's clients declare the input as IPackInstanceOauthConnectorDetailsInput
+    // and fragment on the record type IPackInstanceOauthConnectorDetails (SPEC §3).
+    let query = "mutation addIPackInstanceOAuthConnectorDetails($input: IPackInstanceOauthConnectorDetailsInput!) {
+        saveIPackInstanceOauthConnectorDetails(input: $input) { ...Record __typename }
+    }
+    fragment Record on IPackInstanceOauthConnectorDetails { id catalogGuid }";
+    let (status, _, body) = alice
+        .graphql(query, json!({ "input": save_input(SAMPLE_SPACE) }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    let saved = &body["data"]["saveIPackInstanceOauthConnectorDetails"];
+    assert_eq!(saved["__typename"], "IPackInstanceOauthConnectorDetails");
+    assert_eq!(saved["catalogGuid"], SAMPLE_SPACE);
+    assert_eq!(app.records().await.len(), 1);
+}
