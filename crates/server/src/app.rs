@@ -30,10 +30,17 @@ pub struct App {
 pub async fn build(config: &Config) -> anyhow::Result<App> {
     let keys = devmode::resolve_keys(config)?;
     let vault = Vault::from_keys(keys.vault_keys.expose_secret())?;
-    let db = db::connect(&devmode::database_url(config)?, config.db_max_connections).await?;
-    Migrator::up(&db, None)
+    let url = devmode::database_url(config)?;
+    // Migrate over a connection of its own, closed before serving: an SQLite connection
+    // that cached the schema midway through a migration prepares upserts against it and
+    // fails ("ON CONFLICT clause does not match any … UNIQUE constraint") instead of
+    // noticing the new index.
+    let migrator = db::connect(&url, 1).await?;
+    Migrator::up(&migrator, None)
         .await
         .context("database migrations failed")?;
+    migrator.close().await?;
+    let db = db::connect(&url, config.db_max_connections).await?;
     let unknown = resolver::key_rotation::unknown_key_ids(&db, &vault)
         .await
         .map_err(|e| anyhow::anyhow!("cannot check stored ciphertexts: {e}"))?;
