@@ -6,4 +6,6 @@
 #[macro_use]
 mod helpers;
 
+mod idp_double;
+mod tokens;
 mod transport;
