@@ -77,7 +77,7 @@ pub async fn attempt(
         Err(error) => {
             let failures = token.failure_count.saturating_add(1);
             tracing::warn!(connector = %record.id, failures, %error, "token refresh failed");
-            lease::fail(db, &lease, failures, &error.to_string()).await?;
+            lease::fail(db, &lease, failures, &describe(&error)).await?;
             Ok(Outcome::Failed(error, token))
         }
     }
@@ -115,6 +115,19 @@ async fn obtain(services: &Services, record: &Record, token: &Token) -> ApiResul
         Some(refresh_token) => grants::refresh(idp, &settings, &refresh_token).await,
         None if refreshable(token) => grants::client_credentials(idp, &settings).await,
         None => Err(no_refresh_token()),
+    }
+}
+
+/// The `lastError` text of a failed refresh: the IdP's code and description, or the
+/// error's message (never a secret: errors carry none).
+fn describe(error: &ApiError) -> String {
+    match error {
+        ApiError::IdpTokenRequestFailed {
+            idp_error: Some(code),
+            message,
+        } if code != message => format!("{code}: {message}"),
+        ApiError::IdpTokenRequestFailed { message, .. } => message.clone(),
+        other => other.to_string(),
     }
 }
 

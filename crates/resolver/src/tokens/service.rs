@@ -222,7 +222,7 @@ pub async fn read(services: &Services, key: &RecordKey) -> ApiResult<AccessToken
         return Err(ApiError::IdpTokenRequestFailed {
             idp_error: None,
             message: match &token.last_error {
-                Some(last) => format!("the token has expired and could not be refreshed: {last}"),
+                Some(last) => format!("the token has expired and could not be refreshed ({last})"),
                 None => "the token has expired and cannot be refreshed".into(),
             },
         });
