@@ -117,6 +117,22 @@ impl IdpDouble {
         let router = Router::new()
             .route("/authorize", get(authorize))
             .route("/token", post(token))
+            // Misbehaving endpoints, for the client's safety rules.
+            .route(
+                "/redirecting-token",
+                post(|| async { Redirect::temporary("/token") }),
+            )
+            .route(
+                "/huge-token",
+                // A valid token response, padded to 2 MiB: only the size cap refuses it.
+                post(|| async {
+                    let body = format!(
+                        r#"{{"access_token":"huge","token_type":"bearer"{}}}"#,
+                        " ".repeat(2 << 20)
+                    );
+                    ([(header::CONTENT_TYPE, "application/json")], body)
+                }),
+            )
             .with_state(double.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;

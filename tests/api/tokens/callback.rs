@@ -10,6 +10,7 @@ backend_tests!(
     the_account_callback_accepts_only_its_own_account,
     an_idp_error_is_shown_escaped_with_400_and_spends_the_state,
     an_unknown_state_is_refused_with_400,
+    an_expired_state_is_refused_with_400,
 );
 
 /// Starts the flow; the authorization URL.
@@ -197,4 +198,38 @@ async fn an_unknown_state_is_refused_with_400(backend: Backend) {
     assert!(page.contains("window.opener"));
     let (missing, _) = callback(&app, "/oauth2/callback", &[]).await;
     assert_eq!(missing, StatusCode::BAD_REQUEST);
+}
+
+async fn an_expired_state_is_refused_with_400(backend: Backend) {
+    use sea_orm::EntityTrait;
+    use sea_orm::sea_query::Expr;
+
+    let idp = IdpDouble::start().await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    save_connector(&ui, &details(&idp, json!({}))).await;
+    let (_, pairs) =
+        authorize(&start(&ui, generate_input(SAMPLE_SPACE, "AUTHORIZATION_CODE")).await).await;
+    // Eleven minutes later, as far as the state is concerned (valid ten).
+    entity::oauth_state::Entity::update_many()
+        .col_expr(
+            entity::oauth_state::Column::ExpiresAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
+        )
+        .exec(app.db())
+        .await
+        .unwrap();
+    let (status, _) = callback(
+        &app,
+        "/oauth2/callback",
+        &[
+            ("code", param(&pairs, "code")),
+            ("state", param(&pairs, "state")),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(idp.requests().is_empty());
 }

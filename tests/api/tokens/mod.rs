@@ -6,6 +6,7 @@ mod callback;
 mod grants;
 mod refresh;
 mod replicas;
+mod safety;
 mod secrets;
 
 use serde_json::{Value, json};
