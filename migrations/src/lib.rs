@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_connector_details;
+mod m20261123_000002_create_oauth_tokens;
 
 /// The ordered list of every migration.
 pub struct Migrator;
@@ -12,8 +13,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(
-            m20261123_000001_create_connector_details::Migration,
-        )]
+        vec![
+            Box::new(m20261123_000001_create_connector_details::Migration),
+            Box::new(m20261123_000002_create_oauth_tokens::Migration),
+        ]
     }
 }

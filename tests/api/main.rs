@@ -11,5 +11,7 @@ mod connector_details;
 mod details_json;
 mod sample_request;
 mod space_guid;
+mod idp_double;
+mod tokens;
 mod transport;
 mod validation;

@@ -1,6 +1,7 @@
 //! Keeping the vault's stored ciphertexts and loaded keys in step (SPEC §5): the
 //! start-up check for key ids that are not loaded, and re-encryption under the active
-//! key (`spaces-oauth rotate-keys`).
+//! key (`spaces-oauth rotate-keys`), for records here and for token rows in
+//! `tokens::rotation`.
 
 use entity::connector_details::{ActiveModel, Column, Entity, Model};
 use sea_orm::sea_query::SimpleExpr;
@@ -34,27 +35,40 @@ pub async fn unknown_key_ids(db: &impl ConnectionTrait, vault: &Vault) -> ApiRes
     let mut known: Vec<String> = vault.key_ids().map(str::to_owned).collect();
     let mut unknown = Vec::new();
     for (column, _) in SEALED_COLUMNS {
-        // Each query finds one value under a key id not seen yet; the loop ends after
-        // at most one query per distinct key id.
-        loop {
-            let mut condition = Condition::all().add(column.is_not_null());
-            for id in &known {
-                condition = condition.add(column.not_like(format!("{id}:%")));
-            }
-            let found: Option<Option<String>> = Entity::find()
-                .select_only()
-                .column(column)
-                .filter(condition)
-                .into_tuple()
-                .one(db)
-                .await?;
-            let Some(Some(sealed)) = found else { break };
-            let id = key_id_of(&sealed).unwrap_or_default().to_owned();
-            known.push(id.clone());
-            unknown.push(id);
-        }
+        unknown_in::<Entity>(db, column, &mut known, &mut unknown).await?;
     }
+    crate::tokens::rotation::unknown_key_ids(db, &mut known, &mut unknown).await?;
     Ok(unknown)
+}
+
+/// Adds to `unknown` (and `known`) each key id of `column` that `known` lacks. Each
+/// query finds one value under a key id not seen yet; the loop ends after at most one
+/// query per distinct key id.
+pub(crate) async fn unknown_in<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    column: E::Column,
+    known: &mut Vec<String>,
+    unknown: &mut Vec<String>,
+) -> ApiResult<()> {
+    loop {
+        let mut condition = Condition::all().add(column.is_not_null());
+        for id in known.iter() {
+            condition = condition.add(column.not_like(format!("{id}:%")));
+        }
+        let found: Option<Option<String>> = E::find()
+            .select_only()
+            .column(column)
+            .filter(condition)
+            .into_tuple()
+            .one(db)
+            .await?;
+        let Some(Some(sealed)) = found else {
+            return Ok(());
+        };
+        let id = key_id_of(&sealed).unwrap_or_default().to_owned();
+        known.push(id.clone());
+        unknown.push(id);
+    }
 }
 
 /// Re-encrypts every ciphertext that is not under the active key, `batch_size` records
@@ -82,7 +96,7 @@ pub async fn rotate(
             .all(db)
             .await?;
         if batch.is_empty() {
-            return Ok(report);
+            break;
         }
         let mut progressed = false;
         for record in batch {
@@ -95,9 +109,11 @@ pub async fn rotate(
         }
         if !progressed {
             // Everything in the batch changed under us; let the next run pick it up.
-            return Ok(report);
+            break;
         }
     }
+    crate::tokens::rotation::rotate(db, vault, batch_size, &mut report).await?;
+    Ok(report)
 }
 
 async fn rotate_record(

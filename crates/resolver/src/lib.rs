@@ -10,6 +10,7 @@ pub mod details;
 pub mod error;
 pub mod key_rotation;
 pub mod record_key;
+pub mod tokens;
 pub mod vault;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -24,6 +25,8 @@ pub use vault::Vault;
 pub struct Services {
     pub db: DatabaseConnection,
     pub vault: Vault,
+    /// The IdP client and settings of token generation and refresh (SPEC §6).
+    pub tokens: tokens::TokenServices,
 }
 
 impl Services {
@@ -36,13 +39,17 @@ impl Services {
 
 /// Every query of the service.
 #[derive(MergedObject, Default)]
-pub struct Query(connector_details::query::ConnectorDetailsQuery);
+pub struct Query(
+    connector_details::query::ConnectorDetailsQuery,
+    tokens::query::TokenQuery,
+);
 
 /// Every mutation of the service.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     connector_details::mutation::ConnectorDetailsMutation,
     client_secret::mutation::ClientSecretMutation,
+    tokens::mutation::TokenMutation,
 );
 
 /// The executable schema.

@@ -7,6 +7,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::Router;
 use migration::{Migrator, MigratorTrait};
+use resolver::tokens::TokenServices;
+use resolver::tokens::http::IdpClient;
+use resolver::tokens::policy::IdpPolicy;
+use resolver::tokens::refresher::{self, RefresherSettings};
 use resolver::{QueryLimits, Services, Vault};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -23,6 +27,23 @@ pub struct App {
     pub state: AppState,
     /// True in dev mode (generated HS256 key).
     pub dev_mode: bool,
+    /// How the background token refresher runs (SPEC §6).
+    pub refresher: RefresherSettings,
+}
+
+impl App {
+    /// Starts the background token refresher; it stops when `shutdown` resolves.
+    /// [`serve`] does this; tests that drive the router themselves may call it.
+    pub fn spawn_refresher(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(refresher::run(
+            self.state.services.clone(),
+            self.refresher.clone(),
+            shutdown,
+        ))
+    }
 }
 
 /// Builds the service: connects, migrates, checks that every stored ciphertext's key
@@ -59,13 +80,23 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         depth: config.limits.max_query_depth,
         complexity: config.limits.max_query_complexity,
     };
-    let schema = resolver::build_schema(
-        Services {
-            db: db.clone(),
-            vault,
+    let idp = IdpClient::new(IdpPolicy {
+        allow_http: config.idp_allow_http.clone(),
+        allowed_hosts: config.idp_allowed_hosts.clone(),
+        timeout: std::time::Duration::from_secs(config.limits.idp_timeout_seconds.max(1)),
+        max_response_bytes: config.idp_max_response_bytes,
+    })
+    .context("cannot build the HTTP client for identity providers")?;
+    let services = Services {
+        db: db.clone(),
+        vault,
+        tokens: TokenServices {
+            idp,
+            public_base_url: config.public_base_url(),
+            replica: replica_id(config),
         },
-        limits,
-    );
+    };
+    let schema = resolver::build_schema(services.clone(), limits);
     let dev_tokens = match (keys.dev_jwt, keys.hs256_secret) {
         (true, Some(secret)) => Some(Arc::new(DevTokens::new(secret))),
         _ => None,
@@ -74,6 +105,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         schema,
         verifier,
         db,
+        services,
         limits: config.limits.clone(),
         dev_tokens,
     };
@@ -81,19 +113,48 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         router: http::router(state.clone()),
         state,
         dev_mode: keys.dev_jwt,
+        refresher: RefresherSettings {
+            interval: config.refresh_interval(),
+            ahead: std::time::Duration::from_secs(config.refresh_ahead_seconds),
+            batch: 100,
+        },
     })
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish.
+/// `REPLICA_ID`, else the host name and process id.
+fn replica_id(config: &Config) -> String {
+    config.replica_id.clone().unwrap_or_else(|| {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "replica".to_owned());
+        let name: String = format!("{host}-{}", std::process::id())
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+            .take(60)
+            .collect();
+        name
+    })
+}
+
+/// Serves `app` on `listener`, with the background token refresher, until `shutdown`
+/// resolves; then lets in-flight requests finish.
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let refresher = app.spawn_refresher(async move {
+        let mut stopped = stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
+    });
+    let result = axum::serve(listener, app.router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await;
+    // Also stops the refresher when serving failed rather than shut down.
+    refresher.abort();
+    result?;
     Ok(())
 }
 

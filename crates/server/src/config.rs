@@ -91,6 +91,22 @@ pub struct Config {
     #[arg(long, env = "IDP_ALLOWED_HOSTS", value_delimiter = ',')]
     pub idp_allowed_hosts: Vec<String>,
 
+    /// Largest IdP response read, in bytes.
+    #[arg(long, env = "IDP_MAX_RESPONSE_BYTES", default_value_t = 256 * 1024)]
+    pub idp_max_response_bytes: usize,
+
+    /// Seconds between background token-refresh sweeps (fractions allowed).
+    #[arg(long, env = "REFRESH_INTERVAL_SECONDS", default_value_t = 30.0)]
+    pub refresh_interval_seconds: f64,
+
+    /// The background refresher renews tokens expiring within this many seconds.
+    #[arg(long, env = "REFRESH_AHEAD_SECONDS", default_value_t = 300)]
+    pub refresh_ahead_seconds: u64,
+
+    /// This replica's name in refresh leases (diagnostics); default host name and pid.
+    #[arg(long, env = "REPLICA_ID")]
+    pub replica_id: Option<String>,
+
     #[command(flatten)]
     pub limits: Limits,
 
@@ -159,6 +175,10 @@ impl Default for Config {
             rate_limit_burst: 100,
             idp_allow_http: Vec::new(),
             idp_allowed_hosts: Vec::new(),
+            idp_max_response_bytes: 256 * 1024,
+            refresh_interval_seconds: 30.0,
+            refresh_ahead_seconds: 300,
+            replica_id: None,
             limits: Limits::default(),
             db_max_connections: 10,
         }
@@ -191,6 +211,22 @@ impl Config {
         self.database_url
             .as_deref()
             .is_some_and(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    }
+
+    /// The external base URL callback URLs are built from: `PUBLIC_BASE_URL`, else the
+    /// listen address over http.
+    pub fn public_base_url(&self) -> String {
+        match &self.public_base_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind_addr),
+        }
+    }
+
+    /// The time between refresh sweeps, at least 10 ms.
+    pub fn refresh_interval(&self) -> Duration {
+        Duration::try_from_secs_f64(self.refresh_interval_seconds)
+            .unwrap_or(Duration::from_secs(30))
+            .max(Duration::from_millis(10))
     }
 
     /// True when no bearer-token key source is configured.

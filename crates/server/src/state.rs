@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use resolver::AppSchema;
+use resolver::{AppSchema, Services};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::JwtVerifier;
@@ -15,6 +15,8 @@ pub struct AppState {
     pub schema: AppSchema,
     pub verifier: Arc<JwtVerifier>,
     pub db: DatabaseConnection,
+    /// What resolvers use; the OAuth callback uses it too.
+    pub services: Services,
     pub limits: Limits,
     /// Present in dev mode: mints the token GraphiQL opens with.
     pub dev_tokens: Option<Arc<DevTokens>>,

@@ -20,7 +20,13 @@ impl TestApp {
                     let columns = self.sqlite_columns(&table).await;
                     let casts: Vec<String> = columns
                         .iter()
-                        .map(|c| format!("COALESCE(CAST(\"{c}\" AS TEXT), 'NULL')"))
+                        // Blobs (SQLite stores UUIDs as 16 bytes) as hex: not UTF-8.
+                        .map(|c| {
+                            format!(
+                                "COALESCE(CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") \
+                                 ELSE CAST(\"{c}\" AS TEXT) END, 'NULL')"
+                            )
+                        })
                         .collect();
                     format!(
                         "SELECT {} AS row FROM \"{table}\"",

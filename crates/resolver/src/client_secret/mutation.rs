@@ -6,7 +6,9 @@ use super::service;
 use crate::Services;
 use crate::connector_details::types::{ConnectorDetails, KeyInput};
 use crate::context::caller;
+use crate::error::ApiError;
 use crate::record_key::{KeyFields, RecordKey};
+use sea_orm::TransactionTrait;
 
 /// A record key plus the real client secret to encrypt.
 #[derive(InputObject)]
@@ -54,6 +56,10 @@ impl ClientSecretMutation {
     #[graphql(name = "resetIPackInstanceOauthClientSecret")]
     async fn reset(&self, ctx: &Context<'_>, input: KeyInput) -> Result<ConnectorDetails> {
         let key = input.parse(caller(ctx)?.tenant())?;
-        Ok(service::reset(&Services::of(ctx)?.db, &key).await?.into())
+        let db = &Services::of(ctx)?.db;
+        let txn = db.begin().await.map_err(ApiError::from)?;
+        let record = service::reset(&txn, &key).await?;
+        txn.commit().await.map_err(ApiError::from)?;
+        Ok(record.into())
     }
 }

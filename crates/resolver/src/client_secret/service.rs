@@ -50,7 +50,8 @@ pub async fn encrypt(
     updated.into_iter().next().ok_or(ApiError::NotFound)
 }
 
-/// Drops the vaulted client secret and marks the token as not generated.
+/// Drops the vaulted client secret and any held token, and marks the token as not
+/// generated (SPEC §3). Run it in a transaction.
 pub async fn reset(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Model> {
     let updated = Entity::update_many()
         .col_expr(
@@ -62,5 +63,7 @@ pub async fn reset(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Mode
         .filter(key_condition(key))
         .exec_with_returning(db)
         .await?;
-    updated.into_iter().next().ok_or(ApiError::NotFound)
+    let record = updated.into_iter().next().ok_or(ApiError::NotFound)?;
+    crate::tokens::store::drop_tokens(db, record.id).await?;
+    Ok(record)
 }

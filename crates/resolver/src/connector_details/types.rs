@@ -69,9 +69,10 @@ impl SaveInput {
     }
 }
 
-/// A saved record as clients see it: never a secret.
+/// A saved record as clients see it: never a secret. `tokenStatus` is resolved in
+/// `tokens::query`.
 #[derive(SimpleObject)]
-#[graphql(name = "IPackInstanceOauthConnectorDetails")]
+#[graphql(name = "IPackInstanceOauthConnectorDetails", complex)]
 pub struct ConnectorDetails {
     /// A UUID, stable across saves of the same key.
     pub id: String,
@@ -88,6 +89,12 @@ pub struct ConnectorDetails {
     pub is_client_secret_encrypted: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The row id, for resolving `tokenStatus`.
+    #[graphql(skip)]
+    pub record_id: uuid::Uuid,
+    /// The record's token settings fingerprint; a token issued under others is invalid.
+    #[graphql(skip)]
+    pub token_fingerprint: String,
 }
 
 impl From<entity::connector_details::Model> for ConnectorDetails {
@@ -105,6 +112,8 @@ impl From<entity::connector_details::Model> for ConnectorDetails {
             is_client_secret_encrypted: m.sealed_client_secret.is_some(),
             created_at: m.created_at,
             updated_at: m.updated_at,
+            record_id: m.id,
+            token_fingerprint: m.token_settings_fingerprint,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, middleware and the GraphQL-shaped error envelope.
 
 pub mod auth;
+pub mod callback;
 pub mod error;
 pub mod graphiql;
 pub mod graphql;
@@ -18,6 +19,11 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/oauth2/callback", get(callback::callback))
+        .route(
+            "/account/{account_id}/oauth2/callback",
+            get(callback::account_callback),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(body_limit))

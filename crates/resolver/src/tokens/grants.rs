@@ -1,0 +1,253 @@
+//! The standard grants of SPEC §6 through the `oauth2` crate: client credentials,
+//! resource-owner password, the authorization-code exchange with PKCE, and refresh.
+//! `accessTokenParams` go into every token request; client authentication follows
+//! `refreshAuthScheme`.
+
+use std::time::Duration;
+
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::http::{IdpClient, TransportError};
+use super::settings::IdpSettings;
+use crate::error::{ApiError, ApiResult};
+
+/// A token as an IdP issued it.
+pub struct IssuedToken {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub token_type: String,
+    pub expires_in: Option<Duration>,
+    pub scope: Option<String>,
+}
+
+type TokenClient =
+    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// Names the grant itself sets; an `accessTokenParams` entry cannot override them.
+const RESERVED_PARAMS: [&str; 10] = [
+    "grant_type",
+    "code",
+    "code_verifier",
+    "redirect_uri",
+    "refresh_token",
+    "username",
+    "password",
+    "assertion",
+    "client_id",
+    "client_secret",
+];
+
+/// Extra token-request parameters from `accessTokenParams`, minus reserved names.
+pub fn token_params(settings: &IdpSettings) -> impl Iterator<Item = (&str, &str)> {
+    settings
+        .token_params
+        .iter()
+        .filter(|(k, _)| !RESERVED_PARAMS.contains(&k.as_str()) && k != "scope")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+fn client(settings: &IdpSettings, idp: &IdpClient) -> ApiResult<TokenClient> {
+    let url = settings.token_url()?;
+    idp.policy()
+        .check(&url)
+        .map_err(ApiError::InvalidConnectorDetails)?;
+    let mut client = BasicClient::new(ClientId::new(settings.require_client_id()?.to_owned()))
+        .set_token_uri(TokenUrl::from_url(url))
+        .set_auth_type(if settings.basic_auth {
+            AuthType::BasicAuth
+        } else {
+            AuthType::RequestBody
+        });
+    if let Some(secret) = &settings.client_secret {
+        client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
+    }
+    Ok(client)
+}
+
+fn scopes(settings: &IdpSettings) -> impl Iterator<Item = Scope> + '_ {
+    settings.scopes.iter().cloned().map(Scope::new)
+}
+
+/// `CLIENT_CREDENTIALS` (RFC 6749 §4.4).
+pub async fn client_credentials(idp: &IdpClient, settings: &IdpSettings) -> ApiResult<IssuedToken> {
+    settings.require_secret()?;
+    let client = client(settings, idp)?;
+    let mut request = client
+        .exchange_client_credentials()
+        .add_scopes(scopes(settings));
+    for (name, value) in token_params(settings) {
+        request = request.add_extra_param(name, value);
+    }
+    issued(request.request_async(idp).await)
+}
+
+/// `PASSWORD` (RFC 6749 §4.3).
+pub async fn password(
+    idp: &IdpClient,
+    settings: &IdpSettings,
+    username: &str,
+    password: &SecretString,
+) -> ApiResult<IssuedToken> {
+    settings.require_secret()?;
+    let client = client(settings, idp)?;
+    let username = ResourceOwnerUsername::new(username.to_owned());
+    let password = ResourceOwnerPassword::new(password.expose_secret().to_owned());
+    let mut request = client
+        .exchange_password(&username, &password)
+        .add_scopes(scopes(settings));
+    for (name, value) in token_params(settings) {
+        request = request.add_extra_param(name, value);
+    }
+    issued(request.request_async(idp).await)
+}
+
+/// A fresh PKCE pair (S256) and `state` for an authorization request.
+pub struct AuthorizationStart {
+    pub url: String,
+    pub state: SecretString,
+    pub verifier: SecretString,
+}
+
+/// Builds the authorization URL (RFC 6749 §4.1.1 with RFC 7636 S256), `authParams` added.
+pub fn authorization_url(
+    idp: &IdpClient,
+    settings: &IdpSettings,
+    redirect_uri: &str,
+) -> ApiResult<AuthorizationStart> {
+    let auth_url = settings.authorization_url()?;
+    idp.policy()
+        .check(&auth_url)
+        .map_err(ApiError::InvalidConnectorDetails)?;
+    let redirect = RedirectUrl::new(redirect_uri.to_owned())
+        .map_err(|_| ApiError::invalid_input("redirectUri", "redirectUri is not a valid URL"))?;
+    let client = client(settings, idp)?
+        .set_auth_uri(AuthUrl::from_url(auth_url))
+        .set_redirect_uri(redirect);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(scopes(settings))
+        .set_pkce_challenge(challenge);
+    for (name, value) in &settings.auth_params {
+        request = request.add_extra_param(name.as_str(), value.as_str());
+    }
+    let (url, state) = request.url();
+    Ok(AuthorizationStart {
+        url: url.to_string(),
+        state: SecretString::from(state.into_secret()),
+        verifier: SecretString::from(verifier.into_secret()),
+    })
+}
+
+/// Exchanges an authorization code with its PKCE verifier (RFC 6749 §4.1.3, RFC 7636).
+pub async fn exchange_code(
+    idp: &IdpClient,
+    settings: &IdpSettings,
+    code: &str,
+    verifier: &SecretString,
+    redirect_uri: &str,
+) -> ApiResult<IssuedToken> {
+    settings.require_secret()?;
+    let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(ApiError::internal)?;
+    let client = client(settings, idp)?.set_redirect_uri(redirect);
+    let mut request = client
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()));
+    for (name, value) in token_params(settings) {
+        request = request.add_extra_param(name, value);
+    }
+    issued(request.request_async(idp).await)
+}
+
+/// Refreshes with a refresh token (RFC 6749 §6).
+pub async fn refresh(
+    idp: &IdpClient,
+    settings: &IdpSettings,
+    refresh_token: &SecretString,
+) -> ApiResult<IssuedToken> {
+    let client = client(settings, idp)?;
+    let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
+    let mut request = client.exchange_refresh_token(&token);
+    for (name, value) in token_params(settings) {
+        request = request.add_extra_param(name, value);
+    }
+    issued(request.request_async(idp).await)
+}
+
+fn issued(
+    result: Result<BasicTokenResponse, RequestTokenError<TransportError, BasicErrorResponse>>,
+) -> ApiResult<IssuedToken> {
+    let response = result.map_err(request_failure)?;
+    Ok(from_response(&response))
+}
+
+/// The parts of a standard token response spaces-oauth keeps.
+pub fn from_response(response: &BasicTokenResponse) -> IssuedToken {
+    let token_type = response.token_type().as_ref();
+    IssuedToken {
+        access_token: SecretString::from(response.access_token().secret().to_owned()),
+        refresh_token: response
+            .refresh_token()
+            .map(|t| SecretString::from(t.secret().to_owned())),
+        token_type: if token_type.eq_ignore_ascii_case("bearer") {
+            "Bearer".to_owned()
+        } else {
+            token_type.chars().take(64).collect()
+        },
+        expires_in: response.expires_in(),
+        scope: response.scopes().map(|s| {
+            s.iter()
+                .map(|scope| scope.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+    }
+}
+
+/// `IDP_TOKEN_REQUEST_FAILED` from a failed request: the IdP's `error` code and
+/// description only, never its raw body (SPEC §6, §7).
+pub fn request_failure(err: RequestTokenError<TransportError, BasicErrorResponse>) -> ApiError {
+    match err {
+        RequestTokenError::ServerResponse(response) => idp_refusal(
+            response.error().as_ref(),
+            response.error_description().map(String::as_str),
+        ),
+        RequestTokenError::Request(transport) => ApiError::IdpTokenRequestFailed {
+            idp_error: None,
+            message: transport.to_string(),
+        },
+        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
+            ApiError::IdpTokenRequestFailed {
+                idp_error: None,
+                message: "the identity provider's answer is not a valid token response".into(),
+            }
+        }
+    }
+}
+
+/// The error for an IdP's `{error, error_description}` answer, both sanitised.
+pub fn idp_refusal(error: &str, description: Option<&str>) -> ApiError {
+    let code: String = error
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect();
+    let message = match description {
+        Some(text) => text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(300)
+            .collect(),
+        None => code.clone(),
+    };
+    ApiError::IdpTokenRequestFailed {
+        idp_error: Some(code),
+        message,
+    }
+}

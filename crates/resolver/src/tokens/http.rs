@@ -1,0 +1,117 @@
+//! The HTTP client for identity providers (SPEC §8): no redirects, a timeout, a cap on
+//! the response size, and the [`IdpPolicy`] applied to every URL and resolved address.
+//! It is the `oauth2` crate's transport, and the JWT bearer grant's.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
+
+use super::policy::{IdpPolicy, PolicyResolver};
+
+/// Why an IdP call failed before any IdP answer could be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("the identity provider did not answer within {0} seconds")]
+    Timeout(u64),
+    #[error("the identity provider could not be reached")]
+    Unreachable(#[source] reqwest::Error),
+    #[error("the identity provider's response is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the identity provider answered with a redirect, which is not followed")]
+    Redirect,
+    #[error("the request to the identity provider could not be built")]
+    Build,
+}
+
+/// Calls identity providers under the operator's policy. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct IdpClient {
+    http: reqwest::Client,
+    policy: Arc<IdpPolicy>,
+}
+
+impl IdpClient {
+    /// A client applying `policy`.
+    pub fn new(policy: IdpPolicy) -> Result<Self, reqwest::Error> {
+        let policy = Arc::new(policy);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(policy.timeout)
+            .connect_timeout(policy.timeout)
+            .dns_resolver(Arc::new(PolicyResolver(Arc::clone(&policy))))
+            .user_agent(concat!("spaces-oauth/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { http, policy })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &IdpPolicy {
+        &self.policy
+    }
+
+    /// Sends `request` and reads at most the policy's response size.
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let url = oauth2::url::Url::parse(&request.uri().to_string())
+            .map_err(|_| TransportError::Build)?;
+        self.policy.check(&url).map_err(TransportError::Refused)?;
+        let request = reqwest::Request::try_from(request).map_err(|_| TransportError::Build)?;
+        let seconds = self.policy.timeout.as_secs();
+        // The client's own timeout covers the body too; this one is a backstop.
+        tokio::time::timeout(self.policy.timeout, self.execute(request))
+            .await
+            .map_err(|_| TransportError::Timeout(seconds))?
+            .map_err(|e| match e {
+                TransportError::Unreachable(err) if err.is_timeout() => {
+                    TransportError::Timeout(seconds)
+                }
+                other => other,
+            })
+    }
+
+    async fn execute(&self, request: reqwest::Request) -> Result<HttpResponse, TransportError> {
+        let mut response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(TransportError::Unreachable)?;
+        if response.status().is_redirection() {
+            return Err(TransportError::Redirect);
+        }
+        let max = self.policy.max_response_bytes;
+        if response
+            .content_length()
+            .is_some_and(|len| len > max as u64)
+        {
+            return Err(TransportError::TooLarge(max));
+        }
+        let mut builder = oauth2::http::Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(TransportError::Unreachable)?
+        {
+            if body.len() + chunk.len() > max {
+                return Err(TransportError::TooLarge(max));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        builder.body(body).map_err(|_| TransportError::Build)
+    }
+}
+
+impl<'c> AsyncHttpClient<'c> for IdpClient {
+    type Error = TransportError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, TransportError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}

@@ -1,0 +1,47 @@
+//! The runtime's token query and the `tokenStatus` of records (SPEC §3).
+
+use async_graphql::{ComplexObject, Context, Object, Result};
+
+use super::service;
+use super::types::{AccessTokenPayload, TokenStatus};
+use crate::Services;
+use crate::connector_details::types::{ConnectorDetails, KeyInput};
+use crate::context::caller;
+use crate::error::ApiError;
+
+/// The scope an integration runtime's JWT must carry to read tokens (SPEC §3).
+pub const TOKEN_READ_SCOPE: &str = "oauth.token.read";
+
+/// Token reads.
+#[derive(Default)]
+pub struct TokenQuery;
+
+#[Object]
+impl TokenQuery {
+    /// The decrypted access token, for integration runtimes holding `oauth.token.read`;
+    /// refreshed first when it expires within 60 s.
+    #[graphql(name = "iPackInstanceOauthAccessToken")]
+    async fn access_token(&self, ctx: &Context<'_>, input: KeyInput) -> Result<AccessTokenPayload> {
+        let caller = caller(ctx)?;
+        if !caller.has_scope(TOKEN_READ_SCOPE) {
+            return Err(
+                ApiError::Unauthorized("reading tokens needs the oauth.token.read scope").into(),
+            );
+        }
+        let key = input.parse(caller.tenant())?;
+        Ok(service::read(Services::of(ctx)?, &key).await?)
+    }
+}
+
+#[ComplexObject]
+impl ConnectorDetails {
+    /// The held token's status, or null when no valid token is held. Never the token.
+    async fn token_status(&self, ctx: &Context<'_>) -> Result<Option<TokenStatus>> {
+        let services = Services::of(ctx)?;
+        let token = super::store::row(&services.db, self.record_id).await?;
+        Ok(token
+            .filter(|t| t.fingerprint == self.token_fingerprint)
+            .as_ref()
+            .map(TokenStatus::from))
+    }
+}

@@ -1,0 +1,115 @@
+//! Token generation and upkeep (SPEC §3, §6) against the IdP double: every grant, the
+//! callback, the connector matrix, refresh, revoke, invalidation, the runtime's query,
+//! two replicas on one database, and secrets kept out of the database and the log.
+
+mod callback;
+mod grants;
+mod refresh;
+mod replicas;
+mod safety;
+mod secrets;
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::idp_double::{self, IdpDouble};
+
+/// `generateIPackInstanceOauthAccessToken(input: $input)`.
+pub const GENERATE: &str = "mutation G($input: IPackInstanceOauthGenerateTokenInput!) { generateIPackInstanceOauthAccessToken(input: $input) { status authorizationUrl connectorDetails { id isTokenGenerated tokenStatus { grantType tokenType scope expiresAt hasRefreshToken lastRefreshedAt lastError } } } }";
+
+/// `refreshIPackInstanceOauthAccessToken(input: $input)`.
+pub const REFRESH: &str = "mutation R($input: IPackInstanceOauthConnectorKeyInput!) { refreshIPackInstanceOauthAccessToken(input: $input) { isTokenGenerated tokenStatus { expiresAt hasRefreshToken lastRefreshedAt lastError } } }";
+
+/// `revokeIPackInstanceOauthAccessToken(input: $input)`.
+pub const REVOKE: &str = "mutation V($input: IPackInstanceOauthConnectorKeyInput!) { revokeIPackInstanceOauthAccessToken(input: $input) { isTokenGenerated tokenStatus { expiresAt } } }";
+
+/// `iPackInstanceOauthAccessToken(input: $input)`.
+pub const TOKEN: &str = "query T($input: IPackInstanceOauthConnectorKeyInput!) { iPackInstanceOauthAccessToken(input: $input) { accessToken tokenType expiresAt } }";
+
+/// The record with its token status.
+pub const STATUS: &str = "query S($input: IPackInstanceOauthConnectorKeyInput!) { IPackInstanceOAuthConnectorDetails(input: $input) { isTokenGenerated tokenStatus { grantType tokenType scope expiresAt hasRefreshToken lastRefreshedAt lastError } } }";
+
+/// The account and Space of token tests.
+pub const ACCOUNT: &str = "acct-tokens";
+
+/// A server that may call the double over http on 127.0.0.1.
+pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, |_| {}).await
+}
+
+/// Like [`spawn`], with more configuration.
+pub async fn spawn_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut server::Config),
+) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |config| {
+        config.idp_allow_http = vec!["127.0.0.1".into()];
+        config.public_base_url = Some("https://spaces.example.com".into());
+        config.limits.idp_timeout_seconds = 2;
+        // Only the replica tests want the background refresher busy.
+        config.refresh_interval_seconds = 3600.0;
+        adjust(config);
+    })
+    .await
+}
+
+/// Details pointing at the double, plus `extra` top-level keys.
+pub fn details(idp: &IdpDouble, extra: Value) -> String {
+    let mut details = json!({
+        "clientId": idp_double::CLIENT_ID,
+        "authorizationTokenURL": idp.url("/authorize"),
+        "accessTokenURL": idp.url("/token"),
+        "scope": "read write",
+        "authParams": { "prompt": "consent" },
+        "accessTokenParams": { "audience": "api://spaces" },
+    });
+    if let (Value::Object(map), Value::Object(extra)) = (&mut details, extra) {
+        map.extend(extra);
+    }
+    details.to_string()
+}
+
+/// Saves the sample key with `details` and the double's client id and secret.
+pub async fn save_connector(tenant: &Tenant<'_>, details: &str) -> Value {
+    tenant
+        .save(
+            save_input(&tenant.space)
+                .with("oauthConnectorDetails", details)
+                .with("clientId", idp_double::CLIENT_ID)
+                .with("clientSecret", idp_double::CLIENT_SECRET),
+        )
+        .await
+}
+
+/// The generate input for the sample key and `grant`.
+pub fn generate_input(space: &str, grant: &str) -> Value {
+    key_input(space).with("grantType", grant)
+}
+
+/// Generates with `input`; the whole response body.
+pub async fn generate(tenant: &Tenant<'_>, input: Value) -> Value {
+    tenant.graphql(GENERATE, json!({ "input": input })).await.2
+}
+
+/// An integration runtime of `account` holding `oauth.token.read`.
+pub fn runtime<'a>(app: &'a TestApp, account: &str, space: &str) -> Tenant<'a> {
+    Tenant {
+        app,
+        account: account.to_owned(),
+        space: space.to_owned(),
+        token: app
+            .token_builder(account)
+            .space(space)
+            .scope("oauth.token.read")
+            .sign(),
+    }
+}
+
+/// The token row of the only connector.
+pub async fn token_row(app: &TestApp) -> Option<entity::oauth_token::Model> {
+    use sea_orm::EntityTrait;
+    entity::oauth_token::Entity::find()
+        .one(app.db())
+        .await
+        .expect("cannot read oauth_tokens")
+}

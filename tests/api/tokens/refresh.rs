@@ -1,0 +1,273 @@
+//! Refresh (on demand and on read), revoke, reset, invalidation by a settings change,
+//! and the scope rule of the runtime's token query (SPEC §3, §6).
+
+use serde_json::json;
+
+use super::*;
+use crate::idp_double::{Knobs, PASSWORD, USERNAME};
+
+backend_tests!(
+    the_token_query_needs_the_token_read_scope_and_stays_in_the_tenant,
+    a_token_expiring_within_a_minute_is_refreshed_on_read,
+    refresh_presents_each_rotated_refresh_token_once,
+    a_refresh_answer_without_a_refresh_token_keeps_the_old_one,
+    a_failed_refresh_keeps_the_valid_token_and_records_the_error,
+    revoke_forgets_the_token,
+    reset_drops_the_token,
+    changing_the_client_id_invalidates_the_token_but_an_unchanged_save_keeps_it,
+);
+
+fn password_input() -> serde_json::Value {
+    generate_input(SAMPLE_SPACE, "PASSWORD")
+        .with("username", USERNAME)
+        .with("password", PASSWORD)
+}
+
+async fn read_token(app: &TestApp) -> serde_json::Value {
+    runtime(app, ACCOUNT, SAMPLE_SPACE)
+        .data(TOKEN, json!({ "input": key_input(SAMPLE_SPACE) }))
+        .await["iPackInstanceOauthAccessToken"]
+        .clone()
+}
+
+async fn status(ui: &Tenant<'_>) -> serde_json::Value {
+    ui.data(STATUS, json!({ "input": key_input(SAMPLE_SPACE) }))
+        .await["IPackInstanceOAuthConnectorDetails"]
+        .clone()
+}
+
+async fn the_token_query_needs_the_token_read_scope_and_stays_in_the_tenant(backend: Backend) {
+    let idp = IdpDouble::start().await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    save_connector(&ui, &details(&idp, json!({}))).await;
+    generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
+
+    let variables = json!({ "input": key_input(SAMPLE_SPACE) });
+    let (_, _, body) = ui.graphql(TOKEN, variables.clone()).await;
+    assert_eq!(error_code(&body).as_deref(), Some("UNAUTHORIZED"), "{body}");
+    let other_scope = Tenant {
+        token: app
+            .token_builder(ACCOUNT)
+            .space(SAMPLE_SPACE)
+            .scope("oauth.token.write openid")
+            .sign(),
+        ..app.tenant(ACCOUNT, SAMPLE_SPACE)
+    };
+    let (_, _, body) = other_scope.graphql(TOKEN, variables.clone()).await;
+    assert_eq!(error_code(&body).as_deref(), Some("UNAUTHORIZED"));
+
+    assert_eq!(
+        read_token(&app).await["accessToken"],
+        idp.last_access_token().unwrap()
+    );
+    let (_, _, body) = runtime(&app, "another-account", SAMPLE_SPACE)
+        .graphql(TOKEN, variables)
+        .await;
+    assert_eq!(error_code(&body).as_deref(), Some("NOT_FOUND"));
+}
+
+async fn a_token_expiring_within_a_minute_is_refreshed_on_read(backend: Backend) {
+    let idp = IdpDouble::start_with(Knobs {
+        expires_in: 30,
+        ..Knobs::default()
+    })
+    .await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    save_connector(&ui, &details(&idp, json!({}))).await;
+    generate(&ui, password_input()).await;
+    let first = idp.last_access_token().unwrap();
+
+    let token = read_token(&app).await;
+    assert_ne!(token["accessToken"], first);
+    assert_eq!(token["accessToken"], idp.last_access_token().unwrap());
+    let grants: Vec<String> = idp.requests().into_iter().map(|r| r.grant_type).collect();
+    assert_eq!(grants, ["password", "refresh_token"]);
+    assert!(status(&ui).await["tokenStatus"]["lastRefreshedAt"].is_string());
+
+    // Client-credentials tokens have no refresh token: the grant is simply asked again.
+    generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
+    let cc = idp.last_access_token().unwrap();
+    assert_ne!(read_token(&app).await["accessToken"], cc);
+    assert_eq!(
+        idp.requests().last().unwrap().grant_type,
+        "client_credentials"
+    );
+}
+
+async fn refresh_presents_each_rotated_refresh_token_once(backend: Backend) {
+    let idp = IdpDouble::start().await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    save_connector(&ui, &details(&idp, json!({}))).await;
+    generate(&ui, password_input()).await;
+    let variables = json!({ "input": key_input(SAMPLE_SPACE) });
+    for _ in 0..3 {
+        let data = ui.data(REFRESH, variables.clone()).await;
+        let record = &data["refreshIPackInstanceOauthAccessToken"];
+        assert_eq!(record["isTokenGenerated"], true);
+        assert!(record["tokenStatus"]["lastRefreshedAt"].is_string());
+        assert!(record["tokenStatus"]["lastError"].is_null());
+    }
+    let presented = idp.presented_refresh_tokens();
+    assert_eq!(presented.len(), 3);
+    let mut unique = presented.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 3, "a refresh token was presented twice");
+    assert_eq!(idp.refused_refreshes(), 0);
+    assert_eq!(
+        read_token(&app).await["accessToken"],
+        idp.last_access_token().unwrap()
+    );
+}
+
+async fn a_refresh_answer_without_a_refresh_token_keeps_the_old_one(backend: Backend) {
+    let idp = IdpDouble::start_with(Knobs {
+        omit_refresh_token_on_refresh: true,
+        ..Knobs::default()
+    })
+    .await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    save_connector(&ui, &details(&idp, json!({}))).await;
+    generate(&ui, password_input()).await;
+    let variables = json!({ "input": key_input(SAMPLE_SPACE) });
+    for _ in 0..2 {
+        let data = ui.data(REFRESH, variables.clone()).await;
+        assert_eq!(
+            data["refreshIPackInstanceOauthAccessToken"]["tokenStatus"]["hasRefreshToken"],
+            true
+        );
+    }
+    let presented = idp.presented_refresh_tokens();
+    assert_eq!(presented.len(), 2);
+    assert_eq!(presented[0], presented[1]);
+    assert_eq!(idp.refused_refreshes(), 0);
+}
+
+async fn a_failed_refresh_keeps_the_valid_token_and_records_the_error(backend: Backend) {
+    let idp = IdpDouble::start().await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    save_connector(&ui, &details(&idp, json!({}))).await;
+    generate(&ui, password_input()).await;
+    let held = idp.last_access_token().unwrap();
+
+    idp.set(|k| k.fail_with = Some((400, "invalid_grant".into(), "refresh token revoked".into())));
+    let (_, _, body) = ui
+        .graphql(REFRESH, json!({ "input": key_input(SAMPLE_SPACE) }))
+        .await;
+    assert_eq!(
+        error_code(&body).as_deref(),
+        Some("IDP_TOKEN_REQUEST_FAILED")
+    );
+    assert_eq!(body["errors"][0]["extensions"]["idpError"], "invalid_grant");
+
+    let record = status(&ui).await;
+    assert_eq!(record["isTokenGenerated"], true);
+    assert!(
+        record["tokenStatus"]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("refresh token revoked")
+    );
+    assert_eq!(read_token(&app).await["accessToken"], held);
+    let row = token_row(&app).await.unwrap();
+    assert_eq!(row.failure_count, 1);
+    assert!(row.next_attempt_at.is_some());
+    assert!(row.lease_owner.is_none());
+
+    idp.set(|k| k.fail_with = None);
+    let data = ui
+        .data(REFRESH, json!({ "input": key_input(SAMPLE_SPACE) }))
+        .await;
+    assert!(data["refreshIPackInstanceOauthAccessToken"]["tokenStatus"]["lastError"].is_null());
+}
+
+async fn revoke_forgets_the_token(backend: Backend) {
+    let idp = IdpDouble::start().await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    save_connector(&ui, &details(&idp, json!({}))).await;
+    generate(&ui, password_input()).await;
+    let data = ui
+        .data(REVOKE, json!({ "input": key_input(SAMPLE_SPACE) }))
+        .await;
+    let record = &data["revokeIPackInstanceOauthAccessToken"];
+    assert_eq!(record["isTokenGenerated"], false);
+    assert!(record["tokenStatus"].is_null());
+    assert!(token_row(&app).await.is_none());
+    let (_, _, body) = runtime(&app, ACCOUNT, SAMPLE_SPACE)
+        .graphql(TOKEN, json!({ "input": key_input(SAMPLE_SPACE) }))
+        .await;
+    assert_eq!(error_code(&body).as_deref(), Some("NOT_FOUND"));
+    let (_, _, body) = ui
+        .graphql(REFRESH, json!({ "input": key_input(SAMPLE_SPACE) }))
+        .await;
+    assert_eq!(error_code(&body).as_deref(), Some("NOT_FOUND"));
+}
+
+async fn reset_drops_the_token(backend: Backend) {
+    let idp = IdpDouble::start().await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    save_connector(&ui, &details(&idp, json!({}))).await;
+    generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
+    let data = ui
+        .data(RESET, json!({ "input": key_input(SAMPLE_SPACE) }))
+        .await;
+    assert_eq!(
+        data["resetIPackInstanceOauthClientSecret"]["isTokenGenerated"],
+        false
+    );
+    assert!(token_row(&app).await.is_none());
+}
+
+async fn changing_the_client_id_invalidates_the_token_but_an_unchanged_save_keeps_it(
+    backend: Backend,
+) {
+    let idp = IdpDouble::start().await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    let text = details(&idp, json!({}));
+    save_connector(&ui, &text).await;
+    generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
+
+    let same = save_input(SAMPLE_SPACE)
+        .with("oauthConnectorDetails", text.as_str())
+        .with("clientId", crate::idp_double::CLIENT_ID)
+        .with("isTokenGenerated", true);
+    assert_eq!(ui.save(same.clone()).await["isTokenGenerated"], true);
+    assert!(status(&ui).await["tokenStatus"].is_object());
+    assert_eq!(
+        read_token(&app).await["accessToken"],
+        idp.last_access_token().unwrap()
+    );
+
+    let saved = ui.save(same.with("clientId", "another-client")).await;
+    assert_eq!(saved["isTokenGenerated"], false);
+    assert!(status(&ui).await["tokenStatus"].is_null());
+    let (_, _, body) = runtime(&app, ACCOUNT, SAMPLE_SPACE)
+        .graphql(TOKEN, json!({ "input": key_input(SAMPLE_SPACE) }))
+        .await;
+    assert_eq!(error_code(&body).as_deref(), Some("NOT_FOUND"));
+    assert!(token_row(&app).await.is_none());
+}

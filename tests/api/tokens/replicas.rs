@@ -1,0 +1,152 @@
+//! Two server instances on one database with short-lived tokens (SPEC §6, §9): reads on
+//! both and both background refreshers race for the same tokens, yet each refresh is
+//! done by one replica — no refresh token is presented twice and no refresh fails.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use super::*;
+use crate::idp_double::{Knobs, PASSWORD, USERNAME};
+
+backend_tests!(two_replicas_refresh_each_token_once_and_never_fail);
+
+const CONNECTIONS: [&str; 3] = ["c1", "c2", "c3"];
+
+fn key(connection: &str) -> Value {
+    key_input(SAMPLE_SPACE).with("connectionId", connection)
+}
+
+/// Reads the token of `connection` through the server at `address`.
+async fn read(
+    client: &reqwest::Client,
+    address: SocketAddr,
+    token: &str,
+    connection: &str,
+) -> Value {
+    client
+        .post(format!("http://{address}/graphql"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("SPACE_GUID", SAMPLE_SPACE)
+        .json(&json!({ "query": TOKEN, "variables": { "input": key(connection) } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn two_replicas_refresh_each_token_once_and_never_fail(backend: Backend) {
+    let idp = IdpDouble::start_with(Knobs {
+        expires_in: 2,
+        ..Knobs::default()
+    })
+    .await;
+    let Some(app) = spawn_with(backend, |config| {
+        config.refresh_interval_seconds = 0.2;
+        config.refresh_ahead_seconds = 1;
+        config.replica_id = Some("replica-a".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let mut config_b = app.config.clone();
+    config_b.replica_id = Some("replica-b".into());
+    let second = server::build(&config_b)
+        .await
+        .expect("the second replica starts");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address_b = listener.local_addr().unwrap();
+    let (stop_b, stopped_b) = tokio::sync::oneshot::channel::<()>();
+    let replica_b = tokio::spawn(server::serve(second, listener, async {
+        let _ = stopped_b.await;
+    }));
+
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    for connection in CONNECTIONS {
+        ui.save(
+            save_input(SAMPLE_SPACE)
+                .with("connectionId", connection)
+                .with("oauthConnectorDetails", details(&idp, json!({})))
+                .with("clientId", crate::idp_double::CLIENT_ID)
+                .with("clientSecret", crate::idp_double::CLIENT_SECRET),
+        )
+        .await;
+        let body = generate(
+            &ui,
+            key(connection)
+                .with("grantType", "PASSWORD")
+                .with("username", USERNAME)
+                .with("password", PASSWORD),
+        )
+        .await;
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+
+    // Two readers per replica for four seconds: every read finds a token expiring within
+    // 60 s and refreshes it, while both background refreshers do the same.
+    let reader_token = runtime(&app, ACCOUNT, SAMPLE_SPACE).token;
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mut readers = Vec::new();
+    for (n, address) in [app.address, app.address, address_b, address_b]
+        .into_iter()
+        .enumerate()
+    {
+        let token = reader_token.clone();
+        readers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut reads = 0;
+            while Instant::now() < deadline {
+                let connection = CONNECTIONS[(n + reads) % CONNECTIONS.len()];
+                let body = read(&client, address, &token, connection).await;
+                assert!(body.get("errors").is_none(), "read failed: {body}");
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    let mut reads = 0;
+    for reader in readers {
+        reads += reader.await.unwrap();
+    }
+    // Then only the background refreshers keep the tokens alive.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let presented = idp.presented_refresh_tokens();
+    let mut unique = presented.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        presented.len(),
+        "a refresh token was presented twice"
+    );
+    assert_eq!(idp.refused_refreshes(), 0);
+    assert!(
+        presented.len() >= 6,
+        "only {} refreshes for {reads} reads",
+        presented.len()
+    );
+
+    use sea_orm::EntityTrait;
+    let rows = entity::oauth_token::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), CONNECTIONS.len());
+    let now = chrono::Utc::now();
+    for row in rows {
+        assert!(row.last_error.is_none(), "{:?}", row.last_error);
+        assert!(
+            row.expires_at.unwrap() > now,
+            "the background refresh fell behind"
+        );
+    }
+
+    let _ = stop_b.send(());
+    replica_b.await.unwrap().unwrap();
+}
