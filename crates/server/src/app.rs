@@ -1,8 +1,9 @@
 //! Start-up: keys, database, migrations, the vault check, the schema and the router;
 //! then serving until SIGTERM/SIGINT, draining in-flight requests.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -10,10 +11,13 @@ use migration::{Migrator, MigratorTrait};
 use resolver::{QueryLimits, Services, Vault};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::devmode::{self, DevTokens};
+use crate::http::graphql::PersistedQueries;
+use crate::http::rate_limit::RateLimiter;
 use crate::state::AppState;
 use crate::{db, http};
 
@@ -23,6 +27,8 @@ pub struct App {
     pub state: AppState,
     /// True in dev mode (generated HS256 key).
     pub dev_mode: bool,
+    /// How long in-flight requests may run on after the shutdown signal.
+    pub shutdown_grace: Duration,
 }
 
 /// Builds the service: connects, migrates, checks that every stored ciphertext's key
@@ -30,7 +36,12 @@ pub struct App {
 pub async fn build(config: &Config) -> anyhow::Result<App> {
     let keys = devmode::resolve_keys(config)?;
     let vault = Vault::from_keys(keys.vault_keys.expose_secret())?;
-    let db = db::connect(&devmode::database_url(config)?, config.db_max_connections).await?;
+    let db = db::connect_with(
+        &devmode::database_url(config)?,
+        config.db_max_connections,
+        config.db_acquire_timeout(),
+    )
+    .await?;
     Migrator::up(&db, None)
         .await
         .context("database migrations failed")?;
@@ -63,30 +74,60 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         (true, Some(secret)) => Some(Arc::new(DevTokens::new(secret))),
         _ => None,
     };
+    http::metrics::install();
+    let rate_limiter = Arc::new(RateLimiter::new(
+        config.rate_limit_rps,
+        config.rate_limit_burst,
+    ));
+    RateLimiter::spawn_housekeeping(&rate_limiter);
     let state = AppState {
         schema,
         verifier,
         db,
         limits: config.limits.clone(),
         dev_tokens,
+        rate_limiter,
+        persisted_queries: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
+        cors_allowed_origins: config.cors_allowed_origins.clone().into(),
     };
     Ok(App {
-        router: http::router(state.clone()),
+        router: http::router(state.clone())?,
         state,
         dev_mode: keys.dev_jwt,
+        shutdown_grace: config.shutdown_grace(),
     })
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish.
+/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting
+/// connections and lets in-flight requests finish, for at most the grace period
+/// (SPEC §9), after which the remaining ones are abandoned.
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app.router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let signalled = Arc::new(Notify::new());
+    let notify = signalled.clone();
+    let server = axum::serve(listener, app.router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            notify.notify_one();
+        })
+        .into_future();
+    let grace = app.shutdown_grace;
+    let deadline = async move {
+        signalled.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = deadline => {
+            tracing::warn!(
+                grace_seconds = grace.as_secs(),
+                "in-flight requests still running after the shutdown grace period; abandoning them"
+            );
+        }
+    }
     Ok(())
 }
 

@@ -1,11 +1,15 @@
 //! The HTTP surface: routes, middleware and the GraphQL-shaped error envelope.
 
 pub mod auth;
+pub mod cors;
 pub mod error;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
+pub mod rate_limit;
 pub mod request_id;
+pub mod timeout;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -13,14 +17,29 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
-/// The service's router.
-pub fn router(state: AppState) -> Router {
+/// The service's router. Layers, outermost first: request id (so every response and
+/// log line has one), metrics, CORS (preflights answered before any limit), the request
+/// time limit, the body size limit (SPEC §8).
+pub fn router(state: AppState) -> anyhow::Result<Router> {
     let body_limit = state.limits.max_body_bytes;
-    Router::new()
+    let timeout = state.limits.request_timeout();
+    let cors = cors::layer(&state.cors_allowed_origins)?;
+    let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            timeout::limit,
+        ));
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    Ok(router
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn(request_id::assign))
-        .with_state(state)
+        .with_state(state))
 }
