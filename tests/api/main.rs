@@ -1,1 +1,9 @@
-fn main() {}
+//! The black-box API tests of spaces-oauth: the real router over HTTP on a real
+//! database (SQLite and PostgreSQL), one database per test. This file only declares
+//! modules; the harness is in `helpers/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod helpers;
+
+mod transport;
