@@ -6,4 +6,5 @@
 #[macro_use]
 mod helpers;
 
+mod hardening;
 mod transport;

@@ -48,6 +48,14 @@ pub(super) async fn execute(
     let mut needs_caller = false;
     for request in batch.iter_mut() {
         state.persisted_queries.resolve(request)?;
+        // Not a GraphQL-over-HTTP request at all: 400 whatever the media type.
+        if request.query.trim().is_empty() {
+            return Err(HttpError::bad_request(
+                StatusCode::BAD_REQUEST,
+                "query",
+                "a GraphQL request needs a query",
+            ));
+        }
         // Taken out and put back so the name can be read while the document is borrowed.
         let operation_name = request.operation_name.take();
         let classified = request
