@@ -2,11 +2,13 @@
 //! limit, CORS, metrics and logs, persisted queries, shutdown, database outages,
 //! malformed input, and the Node-driven audit and browser checks.
 
+mod cluster;
 mod cors;
 mod graphql_over_http;
 mod limits;
 mod node;
 mod observability;
+mod outage;
 mod rate_limit;
 mod raw;
 mod shutdown;
