@@ -4,6 +4,7 @@
 
 mod cluster;
 mod cors;
+mod fuzz;
 mod graphql_over_http;
 mod limits;
 mod node;

@@ -7,7 +7,7 @@ use async_graphql::{BatchRequest, BatchResponse};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response as HttpResponse;
 
-use super::{Format, labels, render};
+use super::{Format, labels, nesting, render};
 use crate::http::auth::authenticate;
 use crate::http::error::HttpError;
 use crate::http::metrics;
@@ -54,6 +54,13 @@ pub(super) async fn execute(
                 StatusCode::BAD_REQUEST,
                 "query",
                 "a GraphQL request needs a query",
+            ));
+        }
+        if nesting::depth_exceeds(&request.query, nesting::MAX_NESTING) {
+            return Err(HttpError::bad_request(
+                StatusCode::BAD_REQUEST,
+                "query",
+                format!("the document nests deeper than {}", nesting::MAX_NESTING),
             ));
         }
         // Taken out and put back so the name can be read while the document is borrowed.

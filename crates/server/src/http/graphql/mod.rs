@@ -4,6 +4,7 @@
 mod apq;
 mod execute;
 mod labels;
+mod nesting;
 mod render;
 
 use std::time::Instant;
