@@ -253,3 +253,24 @@ async fn persisted_queries_follow_the_apollo_protocol(backend: Backend) {
         "1"
     );
 }
+
+backend_tests!(unknown_paths_and_methods_answer_in_the_error_envelope);
+
+async fn unknown_paths_and_methods_answer_in_the_error_envelope(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (status, headers, body) = app::send(app.request(Method::GET, "/nothing-here")).await;
+    assert_error((status, &body), StatusCode::NOT_FOUND, "NOT_FOUND");
+    assert_eq!(
+        body["errors"][0]["extensions"]["requestId"],
+        headers["x-request-id"].to_str().unwrap()
+    );
+    let (status, headers, body) = app::send(app.request(Method::PUT, "/graphql")).await;
+    assert_error(
+        (status, &body),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "INVALID_INPUT",
+    );
+    assert!(headers["allow"].to_str().unwrap().contains("POST"));
+}
