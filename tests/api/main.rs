@@ -9,6 +9,7 @@ mod helpers;
 mod auth;
 mod connector_details;
 mod details_json;
+mod hardening;
 mod idp_double;
 mod sample_request;
 mod space_guid;

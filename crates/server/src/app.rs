@@ -1,8 +1,9 @@
 //! Start-up: keys, database, migrations, the vault check, the schema and the router;
 //! then serving until SIGTERM/SIGINT, draining in-flight requests.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -14,10 +15,13 @@ use resolver::tokens::refresher::{self, RefresherSettings};
 use resolver::{QueryLimits, Services, Vault};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::devmode::{self, DevTokens};
+use crate::http::graphql::PersistedQueries;
+use crate::http::rate_limit::RateLimiter;
 use crate::state::AppState;
 use crate::{db, http};
 
@@ -29,6 +33,8 @@ pub struct App {
     pub dev_mode: bool,
     /// How the background token refresher runs (SPEC §6).
     pub refresher: RefresherSettings,
+    /// How long in-flight requests may run on after the shutdown signal.
+    pub shutdown_grace: Duration,
 }
 
 impl App {
@@ -56,12 +62,12 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     // that cached the schema midway through a migration prepares upserts against it and
     // fails ("ON CONFLICT clause does not match any … UNIQUE constraint") instead of
     // noticing the new index.
-    let migrator = db::connect(&url, 1).await?;
+    let migrator = db::connect_with(&url, 1, config.db_acquire_timeout()).await?;
     Migrator::up(&migrator, None)
         .await
         .context("database migrations failed")?;
     migrator.close().await?;
-    let db = db::connect(&url, config.db_max_connections).await?;
+    let db = db::connect_with(&url, config.db_max_connections, config.db_acquire_timeout()).await?;
     let unknown = resolver::key_rotation::unknown_key_ids(&db, &vault)
         .await
         .map_err(|e| anyhow::anyhow!("cannot check stored ciphertexts: {e}"))?;
@@ -101,6 +107,12 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         (true, Some(secret)) => Some(Arc::new(DevTokens::new(secret))),
         _ => None,
     };
+    http::metrics::install();
+    let rate_limiter = Arc::new(RateLimiter::new(
+        config.rate_limit_rps,
+        config.rate_limit_burst,
+    ));
+    RateLimiter::spawn_housekeeping(&rate_limiter);
     let state = AppState {
         schema,
         verifier,
@@ -108,9 +120,12 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         services,
         limits: config.limits.clone(),
         dev_tokens,
+        rate_limiter,
+        persisted_queries: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
+        cors_allowed_origins: config.cors_allowed_origins.clone().into(),
     };
     Ok(App {
-        router: http::router(state.clone()),
+        router: http::router(state.clone())?,
         state,
         dev_mode: keys.dev_jwt,
         refresher: RefresherSettings {
@@ -118,6 +133,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             ahead: std::time::Duration::from_secs(config.refresh_ahead_seconds),
             batch: 100,
         },
+        shutdown_grace: config.shutdown_grace(),
     })
 }
 
@@ -135,7 +151,8 @@ fn replica_id(config: &Config) -> String {
 }
 
 /// Serves `app` on `listener`, with the background token refresher, until `shutdown`
-/// resolves; then lets in-flight requests finish.
+/// resolves; then stops accepting connections and lets in-flight requests finish, for
+/// at most the grace period (SPEC §9), after which the remaining ones are abandoned.
 pub async fn serve(
     app: App,
     listener: TcpListener,
@@ -146,12 +163,30 @@ pub async fn serve(
         let mut stopped = stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
     });
-    let result = axum::serve(listener, app.router)
+    let signalled = Arc::new(Notify::new());
+    let notify = signalled.clone();
+    let server = axum::serve(listener, app.router)
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop.send(true);
+            notify.notify_one();
         })
-        .await;
+        .into_future();
+    let grace = app.shutdown_grace;
+    let deadline = async move {
+        signalled.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    let result = tokio::select! {
+        served = server => served.map_err(anyhow::Error::from),
+        () = deadline => {
+            tracing::warn!(
+                grace_seconds = grace.as_secs(),
+                "in-flight requests still running after the shutdown grace period; abandoning them"
+            );
+            Ok(())
+        }
+    };
     // Also stops the refresher when serving failed rather than shut down.
     refresher.abort();
     result?;

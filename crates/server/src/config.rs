@@ -113,6 +113,15 @@ pub struct Config {
     /// Largest database connection pool.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
+
+    /// How long a request waits for a database connection before answering
+    /// `DATABASE_UNAVAILABLE`, in seconds.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 3)]
+    pub db_acquire_timeout_seconds: u64,
+
+    /// After SIGTERM/SIGINT, how long in-flight requests may still run, in seconds.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    pub shutdown_grace_seconds: u64,
 }
 
 /// Request limits (SPEC §8).
@@ -141,6 +150,10 @@ pub struct Limits {
     /// Longest a call to an identity provider may take, in seconds.
     #[arg(long, env = "IDP_TIMEOUT_SECONDS", default_value_t = 10)]
     pub idp_timeout_seconds: u64,
+
+    /// Queries kept by automatic persisted queries (Apollo APQ); 0 disables APQ.
+    #[arg(long, env = "APQ_CACHE_SIZE", default_value_t = 1000)]
+    pub apq_cache_size: usize,
 }
 
 /// How log lines are written.
@@ -181,6 +194,8 @@ impl Default for Config {
             replica_id: None,
             limits: Limits::default(),
             db_max_connections: 10,
+            db_acquire_timeout_seconds: 3,
+            shutdown_grace_seconds: 20,
         }
     }
 }
@@ -194,6 +209,7 @@ impl Default for Limits {
             max_batch_operations: 10,
             request_timeout_seconds: 15,
             idp_timeout_seconds: 10,
+            apq_cache_size: 1000,
         }
     }
 }
@@ -202,6 +218,18 @@ impl Limits {
     /// The request timeout as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_seconds)
+    }
+}
+
+impl Config {
+    /// The shutdown grace period as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+
+    /// The database acquire timeout as a duration.
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_acquire_timeout_seconds)
     }
 }
 

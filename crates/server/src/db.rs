@@ -15,6 +15,17 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, max_connections, ACQUIRE_TIMEOUT).await
+}
+
+/// Opens a pool on `url` whose requests give up on a connection after `acquire_timeout`:
+/// while the database is down, that bounds how long a request waits before it is
+/// answered `DATABASE_UNAVAILABLE` (SPEC §7); the pool reconnects by itself afterwards.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> anyhow::Result<DatabaseConnection> {
     if url.starts_with("sqlite:") {
         let options = SqliteConnectOptions::from_str(url)
             .context("DATABASE_URL is not a valid SQLite URL")?
@@ -25,7 +36,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await
             .context("cannot open the SQLite database")?;
@@ -35,7 +46,7 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
             .context("DATABASE_URL is not a valid PostgreSQL URL")?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await
             .context("cannot connect to PostgreSQL")?;

@@ -8,6 +8,8 @@ use sea_orm::DatabaseConnection;
 use crate::auth::JwtVerifier;
 use crate::config::Limits;
 use crate::devmode::DevTokens;
+use crate::http::graphql::PersistedQueries;
+use crate::http::rate_limit::RateLimiter;
 
 /// Shared by all handlers.
 #[derive(Clone)]
@@ -20,4 +22,10 @@ pub struct AppState {
     pub limits: Limits,
     /// Present in dev mode: mints the token GraphiQL opens with.
     pub dev_tokens: Option<Arc<DevTokens>>,
+    /// Per-account token buckets (SPEC §8).
+    pub rate_limiter: Arc<RateLimiter>,
+    /// Automatic persisted queries (Apollo APQ).
+    pub persisted_queries: Arc<PersistedQueries>,
+    /// Origins allowed by CORS (SPEC §1).
+    pub cors_allowed_origins: Arc<[String]>,
 }

@@ -2,23 +2,40 @@
 
 pub mod auth;
 pub mod callback;
+pub mod cors;
 pub mod error;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
+pub mod rate_limit;
 pub mod request_id;
+pub mod timeout;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::get;
+use axum::{Extension, Router};
 
 use crate::state::AppState;
+use error::HttpError;
+use request_id::RequestId;
 
-/// The service's router.
-pub fn router(state: AppState) -> Router {
+/// The service's router. Layers, outermost first: request id (so every response and
+/// log line has one), metrics, CORS (preflights answered before any limit), the request
+/// time limit, the body size limit (SPEC §8).
+pub fn router(state: AppState) -> anyhow::Result<Router> {
     let body_limit = state.limits.max_body_bytes;
-    Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+    let timeout = state.limits.request_timeout();
+    let cors = cors::layer(&state.cors_allowed_origins)?;
+    let router = Router::new()
+        .route(
+            "/graphql",
+            get(graphql::get)
+                .post(graphql::post)
+                .fallback(method_not_allowed),
+        )
         .route("/oauth2/callback", get(callback::callback))
         .route(
             "/account/{account_id}/oauth2/callback",
@@ -26,7 +43,38 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            timeout::limit,
+        ));
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    Ok(router
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn(request_id::assign))
-        .with_state(state)
+        .with_state(state))
+}
+
+/// Unknown paths, in the error envelope with the request id (SPEC §7).
+async fn not_found(Extension(id): Extension<RequestId>) -> Response {
+    HttpError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint").into_response_for(&id.0)
+}
+
+/// `/graphql` with a method other than GET/POST (CORS preflights are answered before).
+async fn method_not_allowed(Extension(id): Extension<RequestId>) -> Response {
+    let mut response = HttpError::bad_request(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method",
+        "/graphql takes GET (queries) and POST",
+    )
+    .into_response_for(&id.0);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
 }
