@@ -1,12 +1,15 @@
-//! SPEC §1 `GET /metrics`: Prometheus text with operations by outcome, latencies and
-//! the database pool, with bounded labels and never a secret.
+//! SPEC §1 `GET /metrics`: Prometheus text with operations by outcome, latencies, the
+//! database pool, IdP calls and token refreshes, with bounded labels and never a secret.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::*;
 
-backend_tests!(metrics_count_operations_by_outcome_and_never_show_a_secret);
+backend_tests!(
+    metrics_count_operations_by_outcome_and_never_show_a_secret,
+    metrics_count_idp_calls_and_refreshes_by_outcome,
+);
 
 async fn metrics_count_operations_by_outcome_and_never_show_a_secret(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
@@ -45,4 +48,62 @@ async fn metrics_count_operations_by_outcome_and_never_show_a_secret(backend: Ba
     assert!(!text.contains("madeUpFieldName"));
     assert!(!text.contains(secret));
     assert!(!text.contains(&alice.token));
+}
+
+/// The value of the sample `name` (exact series text), or 0 when it is absent. The
+/// recorder is process-wide, so tests compare before and after rather than absolutes.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let (_, _, body) = app::send(app.request(Method::GET, "/metrics")).await;
+    body.as_str().expect("the exposition is text").to_owned()
+}
+
+async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
+    use crate::idp_double::{IdpDouble, PASSWORD, USERNAME};
+    use crate::tokens::{REFRESH, details, generate, generate_input, save_connector, spawn};
+
+    let idp = IdpDouble::start().await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(crate::tokens::ACCOUNT, SAMPLE_SPACE);
+    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ok = r#"spaces_oauth_idp_requests_total{outcome="2xx"}"#;
+    let refused = r#"spaces_oauth_idp_requests_total{outcome="4xx"}"#;
+    let refreshed = r#"spaces_oauth_token_refreshes_total{outcome="refreshed"}"#;
+    let failed = r#"spaces_oauth_token_refreshes_total{outcome="failed"}"#;
+    let before = scrape(&app).await;
+
+    let input = generate_input(SAMPLE_SPACE, "PASSWORD")
+        .with("username", USERNAME)
+        .with("password", PASSWORD);
+    generate(&ui, input).await;
+    let refresh = json!({ "input": key_input(SAMPLE_SPACE) });
+    ui.data(REFRESH, refresh.clone()).await;
+    idp.set(|k| k.fail_with = Some((400, "invalid_grant".into(), "revoked".into())));
+    ui.graphql(REFRESH, refresh).await;
+
+    let after = scrape(&app).await;
+    assert!(sample(&after, ok) >= sample(&before, ok) + 2.0, "{after}");
+    assert!(
+        sample(&after, refused) > sample(&before, refused),
+        "{after}"
+    );
+    assert!(
+        sample(&after, refreshed) > sample(&before, refreshed),
+        "{after}"
+    );
+    assert!(sample(&after, failed) > sample(&before, failed), "{after}");
+    assert!(after.contains("spaces_oauth_idp_request_duration_seconds_bucket"));
+    for secret in [crate::idp_double::CLIENT_SECRET, PASSWORD] {
+        assert!(!after.contains(secret));
+    }
+    for issued in idp.issued_tokens() {
+        assert!(!after.contains(&issued));
+    }
 }

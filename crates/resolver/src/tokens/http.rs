@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
 
@@ -53,8 +54,30 @@ impl IdpClient {
         &self.policy
     }
 
-    /// Sends `request` and reads at most the policy's response size.
+    /// Sends `request` and reads at most the policy's response size; counts and times
+    /// the call by outcome (`/metrics`), never with the URL or any request data.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let started = Instant::now();
+        let result = self.send_unmetered(request).await;
+        let outcome = match &result {
+            Ok(response) if response.status().is_success() => "2xx",
+            Ok(response) if response.status().is_client_error() => "4xx",
+            Ok(response) if response.status().is_server_error() => "5xx",
+            Ok(_) => "other",
+            Err(TransportError::Refused(_)) => "refused",
+            Err(TransportError::Timeout(_)) => "timeout",
+            Err(TransportError::Unreachable(_)) => "unreachable",
+            Err(TransportError::TooLarge(_)) => "too_large",
+            Err(TransportError::Redirect) => "redirect",
+            Err(TransportError::Build) => "invalid_request",
+        };
+        metrics::counter!("spaces_oauth_idp_requests_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("spaces_oauth_idp_request_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn send_unmetered(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let url = oauth2::url::Url::parse(&request.uri().to_string())
             .map_err(|_| TransportError::Build)?;
         self.policy.check(&url).map_err(TransportError::Refused)?;

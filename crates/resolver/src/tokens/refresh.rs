@@ -68,6 +68,8 @@ pub async fn attempt(
             let key = RecordKey::of(record);
             if lease::complete(db, &services.vault, &key, &lease, &issued).await? {
                 tracing::info!(connector = %record.id, "token refreshed");
+                metrics::counter!("spaces_oauth_token_refreshes_total", "outcome" => "refreshed")
+                    .increment(1);
             }
             Ok(match store::valid_token(db, record).await? {
                 Some(current) => Outcome::Refreshed(current),
@@ -78,6 +80,8 @@ pub async fn attempt(
             let failures = token.failure_count.saturating_add(1);
             tracing::warn!(connector = %record.id, failures, %error, "token refresh failed");
             lease::fail(db, &lease, failures, &describe(&error)).await?;
+            metrics::counter!("spaces_oauth_token_refreshes_total", "outcome" => "failed")
+                .increment(1);
             Ok(Outcome::Failed(error, token))
         }
     }
