@@ -16,3 +16,4 @@ mod space_guid;
 mod tokens;
 mod transport;
 mod validation;
+mod vault;
