@@ -11,6 +11,7 @@ mod connector_details;
 mod details_json;
 mod hardening;
 mod idp_double;
+mod lifecycle;
 mod sample_request;
 mod space_guid;
 mod tokens;

@@ -2,6 +2,7 @@
 //! variables set on the child only (never on the test process). For dev mode, the
 //! command line, and what the binary writes to stderr.
 
+use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,7 +28,18 @@ pub fn command(args: &[&str], envs: &[(&str, &str)]) -> Command {
 
 /// Runs `spaces-oauth <args>` to completion (at most a minute) and returns its output.
 pub async fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let child = command(args, envs)
+    run_command(command(args, envs)).await
+}
+
+/// Like [`run`], with `dir` as the working directory (dev mode's `./data`).
+pub async fn run_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = command(args, envs);
+    command.current_dir(dir);
+    run_command(command).await
+}
+
+async fn run_command(mut command: Command) -> Output {
+    let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -58,10 +70,23 @@ impl ServerProcess {
     /// Starts the binary on a free port (`BIND_ADDR` is set here) and waits until
     /// `/healthz` answers; `Err` with its stderr when it exits first.
     pub async fn start(envs: &[(&str, &str)]) -> Result<Self, String> {
+        Self::start_with_dir(None, envs).await
+    }
+
+    /// Like [`start`](Self::start), with `dir` as the working directory.
+    pub async fn start_in(dir: &Path, envs: &[(&str, &str)]) -> Result<Self, String> {
+        Self::start_with_dir(Some(dir), envs).await
+    }
+
+    async fn start_with_dir(dir: Option<&Path>, envs: &[(&str, &str)]) -> Result<Self, String> {
         let address = format!("127.0.0.1:{}", free_port());
         let mut all: Vec<(&str, &str)> = envs.to_vec();
         all.push(("BIND_ADDR", &address));
-        let mut child = command(&[], &all)
+        let mut command = command(&[], &all);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
