@@ -121,19 +121,18 @@ async fn rotate_record(
     vault: &Vault,
     record: &Model,
 ) -> ApiResult<bool> {
-    let key = RecordKey::of(record);
-    let reseal = |sealed: &Option<String>, slot| -> ApiResult<Option<String>> {
+    let reseal_column = |sealed: &Option<String>, slot| -> ApiResult<Option<String>> {
         sealed
             .as_deref()
-            .map(|s| {
-                let plain = vault.open(&key, slot, s).map_err(ApiError::internal)?;
-                Ok(vault.seal(&key, slot, plain.expose_secret()))
-            })
+            .map(|s| reseal(vault, record, slot, s))
             .transpose()
     };
     let update = ActiveModel {
-        sealed_client_secret: Set(reseal(&record.sealed_client_secret, Slot::ClientSecret)?),
-        sealed_details_secrets: Set(reseal(
+        sealed_client_secret: Set(reseal_column(
+            &record.sealed_client_secret,
+            Slot::ClientSecret,
+        )?),
+        sealed_details_secrets: Set(reseal_column(
             &record.sealed_details_secrets,
             Slot::DetailsSecrets,
         )?),
@@ -153,6 +152,20 @@ async fn rotate_record(
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Opens `sealed` (`slot` of `record`) and seals it again under the active key. A value
+/// that does not open stops the rotation with an error naming the record and the slot,
+/// so the operator knows what to repair (the vault's reason never holds key material).
+pub(crate) fn reseal(vault: &Vault, record: &Model, slot: Slot, sealed: &str) -> ApiResult<String> {
+    let key = RecordKey::of(record);
+    let plain = vault.open(&key, slot, sealed).map_err(|error| {
+        ApiError::internal(std::io::Error::other(format!(
+            "the {slot:?} of record {} does not open: {error}",
+            record.id
+        )))
+    })?;
+    Ok(vault.seal(&key, slot, plain.expose_secret()))
 }
 
 fn unchanged(column: Column, value: &Option<String>) -> SimpleExpr {

@@ -118,7 +118,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("database migrations failed")?;
             let report = resolver::key_rotation::rotate(&db, &vault, args.batch_size.max(1))
                 .await
-                .map_err(|e| anyhow::anyhow!("rotation failed: {e}"))?;
+                // The whole chain: an internal error's cause names the record to repair.
+                .map_err(|e| anyhow::Error::new(e).context("rotation failed"))?;
             println!(
                 "rotated {} record(s) to key {}; {} changed meanwhile and were left for the next run",
                 report.records_rotated,

@@ -9,13 +9,14 @@ use serde_json::json;
 use super::*;
 use crate::helpers::binary::{self, ServerProcess};
 use crate::helpers::logs;
-use crate::idp_double::{CLIENT_SECRET, PASSWORD, USERNAME};
+use crate::idp_double::{CLIENT_SECRET, IdpDouble, PASSWORD, USERNAME};
 use crate::tokens::{ACCOUNT, spawn};
 
 backend_tests!(
     a_ciphertext_moved_to_another_record_or_slot_fails_with_a_coded_error,
     rotate_keys_reencrypts_under_the_new_key_and_the_old_key_can_go,
     a_server_refuses_to_start_when_a_stored_key_id_is_not_loaded,
+    rotate_keys_stops_at_a_ciphertext_that_does_not_open_and_names_its_record,
 );
 
 async fn a_ciphertext_moved_to_another_record_or_slot_fails_with_a_coded_error(backend: Backend) {
@@ -226,4 +227,46 @@ async fn a_server_refuses_to_start_when_a_stored_key_id_is_not_loaded(backend: B
         .unwrap_or_else(|error| panic!("did not start with both keys: {error}"));
     assert_eq!(process.stop().await.code(), Some(0));
     assert!(app.records().await[0].sealed_client_secret.is_some());
+}
+
+async fn rotate_keys_stops_at_a_ciphertext_that_does_not_open_and_names_its_record(
+    backend: Backend,
+) {
+    let idp = IdpDouble::start().await;
+    let Some(mut app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    save_with_secret(&ui, &idp, "3", CLIENT_SECRET).await;
+    save_with_secret(&ui, &idp, "4", "the-other-records-own-secret").await;
+    drop(ui);
+    let donor = record(&app, "3").await;
+    let target = record(&app, "4").await;
+    let mut moved = target.clone().into_active_model();
+    moved.sealed_client_secret = Set(donor.sealed_client_secret.clone());
+    moved.update(app.db()).await.expect("cannot plant the copy");
+
+    let k1 = app
+        .config
+        .vault_keys
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let both = format!("{},{k1}", resolver::Vault::generate_key_entry("k2"));
+    app.restart_with(|c| c.vault_keys = Some(SecretString::from(both.clone())))
+        .await
+        .unwrap();
+    let data_dir = app.dir().join("binary-data");
+    let data_dir = data_dir.to_str().unwrap();
+    let output = binary::run(&["rotate-keys"], &binary_env(&app, data_dir, &both)).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    // The operator learns which record to repair, and why; never a secret.
+    assert!(stderr.contains(&target.id.to_string()), "{stderr}");
+    assert!(stderr.contains("tampered or moved"), "{stderr}");
+    assert!(!stderr.contains(CLIENT_SECRET), "{stderr}");
+    // The moved ciphertext was left as it was, under k1.
+    let after = record(&app, "4").await;
+    assert_eq!(after.sealed_client_secret, donor.sealed_client_secret);
 }

@@ -8,11 +8,9 @@ use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
 };
-use secrecy::ExposeSecret;
 
-use crate::error::{ApiError, ApiResult};
-use crate::key_rotation::{RotationReport, unknown_in};
-use crate::record_key::RecordKey;
+use crate::error::ApiResult;
+use crate::key_rotation::{RotationReport, reseal, unknown_in};
 use crate::vault::{Slot, Vault};
 
 /// Adds key ids used by token ciphertexts but not loaded to `unknown`.
@@ -60,12 +58,16 @@ pub async fn rotate(
             let Some(record) = record(db, token.connector_id).await? else {
                 continue;
             };
-            let key = RecordKey::of(&record);
-            let access = reseal(vault, &key, Slot::AccessToken, &token.sealed_access_token)?;
+            let access = reseal(
+                vault,
+                &record,
+                Slot::AccessToken,
+                &token.sealed_access_token,
+            )?;
             let refresh = token
                 .sealed_refresh_token
                 .as_deref()
-                .map(|s| reseal(vault, &key, Slot::RefreshToken, s))
+                .map(|s| reseal(vault, &record, Slot::RefreshToken, s))
                 .transpose()?;
             let result = oauth_token::Entity::update_many()
                 .col_expr(oauth_token::Column::SealedAccessToken, Expr::value(access))
@@ -120,7 +122,7 @@ async fn rotate_states(
             };
             let sealed = reseal(
                 vault,
-                &RecordKey::of(&record),
+                &record,
                 Slot::PkceVerifier,
                 &state.sealed_pkce_verifier,
             )?;
@@ -147,11 +149,6 @@ async fn rotate_states(
 
 async fn record(db: &impl ConnectionTrait, id: uuid::Uuid) -> ApiResult<Option<Record>> {
     Ok(Records::find_by_id(id).one(db).await?)
-}
-
-fn reseal(vault: &Vault, key: &RecordKey, slot: Slot, sealed: &str) -> ApiResult<String> {
-    let plain = vault.open(key, slot, sealed).map_err(ApiError::internal)?;
-    Ok(vault.seal(key, slot, plain.expose_secret()))
 }
 
 fn unchanged(column: oauth_token::Column, value: &Option<String>) -> SimpleExpr {
