@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# The spaces-oauth benchmark (see BENCHMARKS.md): the documented save mutation and the
+# read-back query through a release build of the server, driven by wrk with every
+# response checked, against the same statements run as raw SQL by pgbench at the same
+# concurrency, in the same run; then the save path on embedded SQLite.
+#
+#   bench/run.sh                      # everything, ~4 minutes
+#   BENCH_DURATION=5 bench/run.sh     # shorter runs
+#
+# Environment (all optional):
+#   BENCH_DURATION     seconds per measured run (15)
+#   BENCH_CONNECTIONS  concurrency levels ("16 64")
+#   BENCH_KEYS         distinct record keys (4096)
+#   BENCH_ACCOUNTS     accounts, one bearer token each (8)
+#   BENCH_PG_URL       use this PostgreSQL server (admin URL) instead of starting a
+#                      throwaway cluster; pg_stat_statements is used if it is loadable
+#   BENCH_PG_PORT      port of the throwaway cluster (55432)
+#   BENCH_PORT         port of spaces-oauth (18080)
+#   BENCH_SKIP_BUILD   1: use the existing release binary
+#   BENCH_PERF         1: record a perf profile of the server during the c=16 save run
+#   BENCH_SERVER_ENV   extra VAR=value settings for the server (space-separated)
+#   CARGO_TARGET_DIR   where the release binary is built (./target)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+WORK=$TARGET/bench
+BIN=$TARGET/release/spaces-oauth
+DURATION=${BENCH_DURATION:-15}
+CONNECTIONS=${BENCH_CONNECTIONS:-16 64}
+NKEYS=${BENCH_KEYS:-4096}
+NACCOUNTS=${BENCH_ACCOUNTS:-8}
+PG_PORT=${BENCH_PG_PORT:-55432}
+PORT=${BENCH_PORT:-18080}
+SPACE=bench-space
+DB=spaces_oauth_bench
+THREADS=$(nproc)
+
+log() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+for tool in wrk pgbench psql curl; do
+    command -v "$tool" >/dev/null || die "$tool is missing (Debian: apt-get install -y wrk postgresql-client curl)"
+done
+
+mkdir -p "$WORK"
+rm -f "$WORK"/pgbench_* "$WORK"/*.result
+RESULTS=$WORK/results.txt
+: >"$RESULTS"
+SERVER_PID=
+OWN_PG=
+
+cleanup() {
+    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    [[ -n $OWN_PG ]] && as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1
+    true
+}
+trap cleanup EXIT
+
+# PostgreSQL's server tools refuse to run as root: run them as `postgres` then.
+as_pg() {
+    if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# ---------------------------------------------------------------------------------------
+log "machine"
+{
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
+    echo "memory: $(free -m | awk '/Mem:/ {print $2}') MiB"
+    echo "kernel: $(uname -r)"
+    echo "wrk: $(wrk -v 2>&1 | head -1)"
+    echo "pgbench: $(pgbench --version)"
+    echo "rustc: $(rustc --version 2>/dev/null || echo '?')"
+} | tee "$WORK/machine.txt"
+
+if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
+    log "building spaces-oauth (release)"
+    (cd "$ROOT" && cargo build --release -q -p server)
+fi
+[[ -x $BIN ]] || die "no release binary at $BIN"
+
+# ---------------------------------------------------------------------------------------
+if [[ -n ${BENCH_PG_URL:-} ]]; then
+    ADMIN_URL=$BENCH_PG_URL
+    log "PostgreSQL: $ADMIN_URL"
+else
+    # A throwaway cluster of our own: pg_stat_statements preloaded, nothing shared.
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [[ -x $PG_BIN/initdb ]] || die "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin); set BENCH_PG_URL"
+    if [[ ! -f $WORK/pg/data/PG_VERSION ]]; then
+        log "initdb (throwaway cluster in $WORK/pg)"
+        rm -rf "$WORK/pg" && mkdir -p "$WORK/pg"
+        [[ $(id -u) == 0 ]] && chown -R postgres:postgres "$WORK/pg"
+        as_pg "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=trust -E UTF8 >/dev/null
+    fi
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w \
+        -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" \
+        start >/dev/null
+    OWN_PG=1
+    ADMIN_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres
+fi
+PG_HOSTPORT=$(sed -E 's#^[a-z]+://([^/]*@)?([^/?]*).*#\2#' <<<"$ADMIN_URL")
+DB_URL=$(sed -E "s#/[^/?]*(\\?|\$)#/$DB\\1#" <<<"$ADMIN_URL")
+psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
+PSS=0
+if psql -q "$DB_URL" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null 2>&1; then
+    PSS=1
+fi
+echo "postgresql: $(psql -tAq "$DB_URL" -c 'SHOW server_version'), pg_stat_statements: $PSS" | tee -a "$WORK/machine.txt"
+
+# ---------------------------------------------------------------------------------------
+# Explicit keys (dev mode is refused on PostgreSQL), no rate limit: the bench measures
+# the save path, not the per-account token bucket.
+export JWT_HS256_SECRET
+JWT_HS256_SECRET=$(head -c 32 /dev/urandom | base64)
+export VAULT_KEYS
+VAULT_KEYS="bench:$(head -c 32 /dev/urandom | base64)"
+export RATE_LIMIT_RPS=0 LOG_FORMAT=json BIND_ADDR=127.0.0.1:$PORT DATA_DIR=$WORK/data
+read -r -a EXTRA_ENV <<<"${BENCH_SERVER_ENV:-}"
+
+TOKENS=$WORK/tokens.txt
+: >"$TOKENS"
+for ((i = 0; i < NACCOUNTS; i++)); do
+    "$BIN" token --account "bench-acct-$i" --space "$SPACE" --ttl-seconds 7200 >>"$TOKENS"
+done
+
+# Starts the server on $1 (a database URL), waits for /readyz, prints milliseconds.
+start_server() {
+    local url=$1 started ready
+    started=$(date +%s%N)
+    env "${EXTRA_ENV[@]}" DATABASE_URL="$url" "$BIN" serve >>"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    for ((n = 0; n < 3000; n++)); do
+        if curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz"; then
+            ready=$(date +%s%N)
+            echo $(((ready - started) / 1000000))
+            return
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited; see $WORK/server.log"
+        sleep 0.002
+    done
+    die "the server did not get ready; see $WORK/server.log"
+}
+
+stop_server() {
+    kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+# Start-to-ready on an already-migrated database: three starts, the median.
+start_to_ready() {
+    local url=$1 times=()
+    DATABASE_URL=$url "$BIN" migrate >/dev/null 2>&1 || die "migrate failed on $url"
+    for _ in 1 2 3; do
+        times+=("$(start_server "$url")")
+        stop_server
+    done
+    printf '%s\n' "${times[@]}" | sort -n | sed -n 2p
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# wrk run: $1 name, $2 mode (save|read), $3 connections, $4 seconds, [$5 sequential]
+wrk_run() {
+    local name=$1 mode=$2 conns=$3 secs=$4 seq=${5:-0} out before after
+    out=$WORK/$name.wrk
+    before=$(cpu_ticks "$SERVER_PID")
+    BENCH_MODE=$mode BENCH_KEYS=$NKEYS BENCH_SPACE=$SPACE BENCH_TOKENS=$TOKENS BENCH_SEQUENTIAL=$seq \
+        wrk -t"$THREADS" -c"$conns" -d"${secs}s" --timeout 5s -s "$ROOT/bench/graphql.lua" \
+        "http://127.0.0.1:$PORT" >"$out" 2>&1
+    after=$(cpu_ticks "$SERVER_PID")
+    local line
+    line=$(grep '^RESULT' "$out") || die "wrk failed: $(cat "$out")"
+    grep '^FIRST_FAILURE' "$out" >&2 || true
+    local requests
+    requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
+    # Server CPU time per request, in microseconds (clock ticks are 1/100 s).
+    local cpu_us=$(((after - before) * 10000 / (requests > 0 ? requests : 1)))
+    echo "$name $line server_cpu_us=$cpu_us" | tee -a "$RESULTS"
+}
+
+# pgbench run: $1 name, $2 script, $3 connections, $4 seconds
+pgbench_run() {
+    local name=$1 script=$2 conns=$3 secs=$4 out tps p50 p99
+    out=$WORK/$name.pgbench
+    rm -f "$WORK/pgbench_$name".*
+    pgbench -n -M prepared -c "$conns" -j "$THREADS" -T "$secs" \
+        -D nkeys="$NKEYS" -D naccounts="$NACCOUNTS" -f "$ROOT/bench/$script" \
+        -l --log-prefix="$WORK/pgbench_$name" "$DB_URL" >"$out" 2>&1 || die "pgbench failed: $(cat "$out")"
+    tps=$(sed -nE 's/^tps = ([0-9.]+) \(without.*/\1/p' "$out")
+    read -r p50 p99 < <(cat "$WORK/pgbench_$name".* | awk '{print $3}' | sort -n |
+        awk '{v[NR] = $1} END {printf "%.3f %.3f\n", v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000}')
+    local failed
+    failed=$(sed -nE 's/^number of failed transactions: ([0-9]+).*/\1/p' "$out")
+    echo "$name RESULT rps=$tps p50_ms=$p50 p99_ms=$p99 failed=${failed:-0}" | tee -a "$RESULTS"
+}
+
+field() { sed -nE "s/^$1 .*$2=([0-9.]+).*/\\1/p" "$RESULTS" | tail -1; }
+
+# ---------------------------------------------------------------------------------------
+log "PostgreSQL: start-to-ready on a migrated database (median of 3)"
+PG_READY_MS=$(start_to_ready "$DB_URL")
+echo "start_to_ready_pg_ms=$PG_READY_MS" | tee -a "$RESULTS"
+start_server "$DB_URL" >/dev/null
+
+log "seeding every key through the server (also the warm-up)"
+wrk_run seed save 16 5 1 >/dev/null
+rows=$(psql -tAq "$DB_URL" -c "SELECT count(*) FROM connector_details")
+echo "rows: $rows of $NKEYS keys"
+[[ $rows == "$NKEYS" ]] || die "seeding wrote $rows rows, not $NKEYS: run longer (BENCH_DURATION) or fewer keys"
+
+log "database round trips per save (strace of the server, one connection, 2 s)"
+if command -v strace >/dev/null; then
+    [[ $PSS == 1 ]] && psql -q "$DB_URL" -c "SELECT pg_stat_statements_reset()" >/dev/null
+    strace -f -qq -yy -e trace=sendto,sendmsg,write,writev -o "$WORK/strace.txt" -p "$SERVER_PID" &
+    STRACE_PID=$!
+    sleep 1
+    wrk_run roundtrips save 1 2 >/dev/null
+    sleep 0.5
+    kill "$STRACE_PID" && wait "$STRACE_PID" 2>/dev/null || true
+    saves=$(field roundtrips requests)
+    sends=$(grep -c -- "->127.0.0.1:${PG_HOSTPORT##*:}\]" "$WORK/strace.txt" || true)
+    echo "roundtrips sends_to_db=$sends saves=$saves per_save=$(awk -v s="$sends" -v n="$saves" 'BEGIN {printf "%.2f", s / n}')" | tee -a "$RESULTS"
+    if [[ $PSS == 1 ]]; then
+        psql -q "$DB_URL" -c "SELECT calls, round(calls::numeric / $saves, 2) AS per_save, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS statement FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$DB') ORDER BY calls DESC LIMIT 6" | tee "$WORK/statements.txt"
+    fi
+else
+    echo "strace missing: round trips not measured"
+fi
+
+log "save mutation through spaces-oauth vs the same upsert in pgbench"
+for c in $CONNECTIONS; do
+    if [[ $c == 16 && ${BENCH_PERF:-0} == 1 ]] && command -v perf >/dev/null; then
+        perf record -F 999 -g -o "$WORK/perf.data" -p "$SERVER_PID" -- sleep "$DURATION" >/dev/null 2>&1 &
+        PERF_PID=$!
+        wrk_run "save_c$c" save "$c" "$DURATION"
+        wait "$PERF_PID" || true
+    else
+        wrk_run "save_c$c" save "$c" "$DURATION"
+    fi
+    pgbench_run "pgbench_save_c$c" save.sql "$c" "$DURATION"
+done
+
+log "read-back query through spaces-oauth vs the same SELECT in pgbench"
+for c in $CONNECTIONS; do
+    wrk_run "read_c$c" read "$c" "$DURATION"
+    pgbench_run "pgbench_read_c$c" read.sql "$c" "$DURATION"
+done
+PG_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+echo "peak_rss_pg_kb=$PG_RSS_KB" | tee -a "$RESULTS"
+stop_server
+
+# ---------------------------------------------------------------------------------------
+SQLITE_URL="sqlite://$WORK/sqlite/bench.db"
+rm -rf "$WORK/sqlite" && mkdir -p "$WORK/sqlite"
+log "SQLite: start-to-ready on a migrated database (median of 3)"
+SQLITE_READY_MS=$(start_to_ready "$SQLITE_URL")
+echo "start_to_ready_sqlite_ms=$SQLITE_READY_MS" | tee -a "$RESULTS"
+start_server "$SQLITE_URL" >/dev/null
+wrk_run sqlite_seed save 16 5 1 >/dev/null
+log "save mutation on embedded SQLite"
+for c in $CONNECTIONS; do
+    wrk_run "sqlite_save_c$c" save "$c" "$DURATION"
+done
+SQLITE_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+echo "peak_rss_sqlite_kb=$SQLITE_RSS_KB" | tee -a "$RESULTS"
+stop_server
+
+# ---------------------------------------------------------------------------------------
+log "summary (throughput in requests/s, latencies in ms)"
+{
+    printf '%-28s %10s %9s %9s %8s\n' run throughput p50 p99 failed
+    for name in $(awk '/ RESULT /{print $1}' "$RESULTS" | grep -v -e seed -e roundtrips); do
+        printf '%-28s %10s %9s %9s %8s\n' "$name" "$(field "$name" rps)" "$(field "$name" p50_ms)" \
+            "$(field "$name" p99_ms)" "$(field "$name" failed)"
+    done
+    echo
+    for c in $CONNECTIONS; do
+        for op in save read; do
+            awk -v op="$op" -v c="$c" -v s="$(field "${op}_c$c" rps)" -v p="$(field "pgbench_${op}_c$c" rps)" \
+                -v s99="$(field "${op}_c$c" p99_ms)" -v p99="$(field "pgbench_${op}_c$c" p99_ms)" \
+                'BEGIN {printf "%s c=%-3s server/pgbench throughput %.2f   p99 %.1f ms vs %.1f ms\n", op, c, s / p, s99, p99}'
+        done
+    done
+    echo "server peak RSS: $((PG_RSS_KB / 1024)) MiB on PostgreSQL, $((SQLITE_RSS_KB / 1024)) MiB on SQLite"
+    echo "start-to-ready (migrated database): ${PG_READY_MS} ms PostgreSQL, ${SQLITE_READY_MS} ms SQLite"
+    grep '^roundtrips sends' "$RESULTS" || true
+} | tee "$WORK/summary.txt"
+echo "raw results: $RESULTS; logs and wrk/pgbench outputs in $WORK"
