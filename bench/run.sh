@@ -125,7 +125,8 @@ for ((i = 0; i < NACCOUNTS; i++)); do
     "$BIN" token --account "bench-acct-$i" --space "$SPACE" --ttl-seconds 7200 >>"$TOKENS"
 done
 
-# Starts the server on $1 (a database URL), waits for /readyz, prints milliseconds.
+# Starts the server on $1 (a database URL) and waits for /readyz; READY_MS is how long
+# that took. (Not run in a subshell: SERVER_PID must stay set.)
 start_server() {
     local url=$1 started ready
     started=$(date +%s%N)
@@ -134,7 +135,7 @@ start_server() {
     for ((n = 0; n < 3000; n++)); do
         if curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz"; then
             ready=$(date +%s%N)
-            echo $(((ready - started) / 1000000))
+            READY_MS=$(((ready - started) / 1000000))
             return
         fi
         kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited; see $WORK/server.log"
@@ -153,10 +154,11 @@ start_to_ready() {
     local url=$1 times=()
     DATABASE_URL=$url "$BIN" migrate >/dev/null 2>&1 || die "migrate failed on $url"
     for _ in 1 2 3; do
-        times+=("$(start_server "$url")")
+        start_server "$url"
+        times+=("$READY_MS")
         stop_server
     done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n 2p
+    MEDIAN_READY_MS=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -167,7 +169,7 @@ wrk_run() {
     out=$WORK/$name.wrk
     before=$(cpu_ticks "$SERVER_PID")
     BENCH_MODE=$mode BENCH_KEYS=$NKEYS BENCH_SPACE=$SPACE BENCH_TOKENS=$TOKENS BENCH_SEQUENTIAL=$seq \
-        wrk -t"$THREADS" -c"$conns" -d"${secs}s" --timeout 5s -s "$ROOT/bench/graphql.lua" \
+        wrk -t"$((conns < THREADS ? conns : THREADS))" -c"$conns" -d"${secs}s" --timeout 5s -s "$ROOT/bench/graphql.lua" \
         "http://127.0.0.1:$PORT" >"$out" 2>&1
     after=$(cpu_ticks "$SERVER_PID")
     local line
@@ -200,9 +202,10 @@ field() { sed -nE "s/^$1 .*$2=([0-9.]+).*/\\1/p" "$RESULTS" | tail -1; }
 
 # ---------------------------------------------------------------------------------------
 log "PostgreSQL: start-to-ready on a migrated database (median of 3)"
-PG_READY_MS=$(start_to_ready "$DB_URL")
+start_to_ready "$DB_URL"
+PG_READY_MS=$MEDIAN_READY_MS
 echo "start_to_ready_pg_ms=$PG_READY_MS" | tee -a "$RESULTS"
-start_server "$DB_URL" >/dev/null
+start_server "$DB_URL"
 
 log "seeding every key through the server (also the warm-up)"
 wrk_run seed save 16 5 1 >/dev/null
@@ -255,9 +258,10 @@ stop_server
 SQLITE_URL="sqlite://$WORK/sqlite/bench.db"
 rm -rf "$WORK/sqlite" && mkdir -p "$WORK/sqlite"
 log "SQLite: start-to-ready on a migrated database (median of 3)"
-SQLITE_READY_MS=$(start_to_ready "$SQLITE_URL")
+start_to_ready "$SQLITE_URL"
+SQLITE_READY_MS=$MEDIAN_READY_MS
 echo "start_to_ready_sqlite_ms=$SQLITE_READY_MS" | tee -a "$RESULTS"
-start_server "$SQLITE_URL" >/dev/null
+start_server "$SQLITE_URL"
 wrk_run sqlite_seed save 16 5 1 >/dev/null
 log "save mutation on embedded SQLite"
 for c in $CONNECTIONS; do
