@@ -4,6 +4,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use sea_orm::sqlx::Connection;
+use sea_orm::sqlx::pool::PoolConnectionMetadata;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
@@ -12,6 +14,13 @@ use sea_orm::{DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
 
 /// How long a request waits for a pooled connection before `DATABASE_UNAVAILABLE`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A pooled connection idle for longer than this is pinged before it is handed out.
+/// sqlx's default pings every connection on every acquire: a database round trip per
+/// statement for nothing, since sqlx already pings each connection when it goes back
+/// to the pool. A connection that died in between is noticed by its statement, which
+/// fails as `DATABASE_UNAVAILABLE` (SPEC §7), and is then dropped from the pool.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
@@ -37,6 +46,8 @@ pub async fn connect_with(
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
             .connect_with(options)
             .await
             .context("cannot open the SQLite database")?;
@@ -47,6 +58,8 @@ pub async fn connect_with(
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
             .connect_with(options)
             .await
             .context("cannot connect to PostgreSQL")?;
@@ -54,4 +67,17 @@ pub async fn connect_with(
     } else {
         anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
     }
+}
+
+/// The pool's `before_acquire` check: pings a connection that sat idle for a while
+/// (the database may have restarted meanwhile); an error makes the pool drop it and
+/// hand out another.
+async fn ping_if_idle<C: Connection>(
+    conn: &mut C,
+    meta: PoolConnectionMetadata,
+) -> Result<bool, sea_orm::sqlx::Error> {
+    if meta.idle_for >= PING_IF_IDLE_FOR {
+        conn.ping().await?;
+    }
+    Ok(true)
 }
