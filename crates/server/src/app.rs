@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::devmode::{self, DevTokens};
-use crate::http::graphql::PersistedQueries;
+use crate::http::graphql::{ParsedQueries, PersistedQueries};
 use crate::http::rate_limit::RateLimiter;
 use crate::state::AppState;
 use crate::{db, http};
@@ -122,6 +122,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         dev_tokens,
         rate_limiter,
         persisted_queries: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
+        parsed_queries: Arc::new(ParsedQueries::new(config.limits.parsed_query_cache_size)),
         cors_allowed_origins: config.cors_allowed_origins.clone().into(),
     };
     Ok(App {

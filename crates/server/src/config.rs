@@ -154,6 +154,11 @@ pub struct Limits {
     /// Queries kept by automatic persisted queries (Apollo APQ); 0 disables APQ.
     #[arg(long, env = "APQ_CACHE_SIZE", default_value_t = 1000)]
     pub apq_cache_size: usize,
+
+    /// Parsed GraphQL documents kept by query text (up to 4 KiB each), so a document
+    /// sent again with other variables is not parsed again; 0 disables the cache.
+    #[arg(long, env = "PARSED_QUERY_CACHE_SIZE", default_value_t = 256)]
+    pub parsed_query_cache_size: usize,
 }
 
 /// How log lines are written.
@@ -210,6 +215,7 @@ impl Default for Limits {
             request_timeout_seconds: 15,
             idp_timeout_seconds: 10,
             apq_cache_size: 1000,
+            parsed_query_cache_size: 256,
         }
     }
 }

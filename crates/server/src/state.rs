@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::JwtVerifier;
 use crate::config::Limits;
 use crate::devmode::DevTokens;
-use crate::http::graphql::PersistedQueries;
+use crate::http::graphql::{ParsedQueries, PersistedQueries};
 use crate::http::rate_limit::RateLimiter;
 
 /// Shared by all handlers.
@@ -26,6 +26,8 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     /// Automatic persisted queries (Apollo APQ).
     pub persisted_queries: Arc<PersistedQueries>,
+    /// Parsed GraphQL documents by query text.
+    pub parsed_queries: Arc<ParsedQueries>,
     /// Origins allowed by CORS (SPEC §1).
     pub cors_allowed_origins: Arc<[String]>,
 }

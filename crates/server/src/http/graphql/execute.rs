@@ -63,6 +63,7 @@ pub(super) async fn execute(
                 format!("the document nests deeper than {}", nesting::MAX_NESTING),
             ));
         }
+        state.parsed_queries.parse(request);
         // Taken out and put back so the name can be read while the document is borrowed.
         let operation_name = request.operation_name.take();
         let classified = request

@@ -5,6 +5,7 @@ mod apq;
 mod execute;
 mod labels;
 mod nesting;
+mod parse_cache;
 mod render;
 
 use std::time::Instant;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 
 pub use apq::PersistedQueries;
 use execute::{Observed, execute};
+pub use parse_cache::ParsedQueries;
 
 use super::error::HttpError;
 use super::graphiql;
