@@ -94,6 +94,9 @@ else
         as_pg "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=trust -E UTF8 >/dev/null
     fi
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    # A cluster left running by an interrupted run is stopped first.
+    as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" status >/dev/null 2>&1 &&
+        as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null
     as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w \
         -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" \
         start >/dev/null
