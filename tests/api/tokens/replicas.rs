@@ -49,6 +49,8 @@ async fn two_replicas_refresh_each_token_once_and_never_fail(backend: Backend) {
         config.refresh_interval_seconds = 0.2;
         config.refresh_ahead_seconds = 1;
         config.replica_id = Some("replica-a".into());
+        // The readers loop as fast as they can; the per-account limit is not under test.
+        config.rate_limit_rps = 0;
     })
     .await
     else {
