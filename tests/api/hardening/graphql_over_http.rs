@@ -40,12 +40,13 @@ async fn a_mutation_over_get_is_refused_with_405_and_writes_nothing(backend: Bac
         .header("Accept", "application/json")
         .header("Authorization", format!("Bearer {}", alice.token))
         .header("SPACE_GUID", SAMPLE_SPACE);
-    let (status, _, body) = app::send(request).await;
+    let (status, headers, body) = app::send(request).await;
     assert_error(
         (status, &body),
         StatusCode::METHOD_NOT_ALLOWED,
         "INVALID_INPUT",
     );
+    assert_eq!(headers["allow"], "POST");
 
     // Known to the server as a persisted query, the mutation is still refused over GET.
     let hash = hex::encode(Sha256::digest(SAVE));

@@ -16,6 +16,8 @@ pub struct HttpError {
     pub field: Option<&'static str>,
     pub www_authenticate: Option<String>,
     pub retry_after: Option<u32>,
+    /// The methods a 405 names in `Allow` (RFC 9110 requires the header).
+    pub allow: Option<&'static str>,
 }
 
 impl HttpError {
@@ -28,6 +30,7 @@ impl HttpError {
             field: None,
             www_authenticate: None,
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -67,6 +70,9 @@ impl HttpError {
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(methods) = self.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(methods));
         }
         response
     }

@@ -80,11 +80,14 @@ pub(super) async fn execute(
             observed.operation = root_field;
         }
         if method == Method::GET && kind == Some(OperationType::Mutation) {
-            return Err(HttpError::bad_request(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method",
-                "mutations are only accepted over POST",
-            ));
+            return Err(HttpError {
+                allow: Some("POST"),
+                ..HttpError::bad_request(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method",
+                    "mutations are only accepted over POST",
+                )
+            });
         }
         needs_caller |= !introspection_only;
     }
