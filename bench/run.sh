@@ -219,7 +219,10 @@ echo "rows: $rows of $NKEYS keys"
 log "database round trips per save (strace of the server, one connection, 2 s)"
 if command -v strace >/dev/null; then
     [[ $PSS == 1 ]] && psql -q "$DB_URL" -c "SELECT pg_stat_statements_reset()" >/dev/null
-    strace -f -qq -yy -e trace=sendto,sendmsg,write,writev -o "$WORK/strace.txt" -p "$SERVER_PID" &
+    # -s 1 keeps the first byte of each write: the PostgreSQL message type. A cached
+    # prepared statement starts with Bind ("B"), a fresh one with Parse ("P"); sqlx's
+    # ping on returning a connection to the pool is a lone Sync ("S").
+    strace -f -qq -yy -s 1 -e trace=sendto,sendmsg,write,writev -o "$WORK/strace.txt" -p "$SERVER_PID" &
     STRACE_PID=$!
     sleep 1
     wrk_run roundtrips save 1 2 >/dev/null
@@ -228,6 +231,12 @@ if command -v strace >/dev/null; then
     saves=$(field roundtrips requests)
     sends=$(grep -c -- "->127.0.0.1:${PG_HOSTPORT##*:}\]" "$WORK/strace.txt" || true)
     echo "roundtrips sends_to_db=$sends saves=$saves per_save=$(awk -v s="$sends" -v n="$saves" 'BEGIN {printf "%.2f", s / n}')" | tee -a "$RESULTS"
+    messages=""
+    for kind in P B S Q; do
+        n=$(grep -- "->127.0.0.1:${PG_HOSTPORT##*:}\]" "$WORK/strace.txt" | grep -c -- ">, \"$kind\"" || true)
+        messages+=" $kind=$n"
+    done
+    echo "messages_to_db (first of each write; P=Parse B=Bind S=Sync Q=Query):$messages" | tee -a "$RESULTS"
     if [[ $PSS == 1 ]]; then
         psql -q "$DB_URL" -c "SELECT calls, round(calls::numeric / $saves, 2) AS per_save, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS statement FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$DB') ORDER BY calls DESC LIMIT 6" | tee "$WORK/statements.txt"
     fi
@@ -292,6 +301,6 @@ log "summary (throughput in requests/s, latencies in ms)"
     done
     echo "server peak RSS: $((PG_RSS_KB / 1024)) MiB on PostgreSQL, $((SQLITE_RSS_KB / 1024)) MiB on SQLite"
     echo "start-to-ready (migrated database): ${PG_READY_MS} ms PostgreSQL, ${SQLITE_READY_MS} ms SQLite"
-    grep '^roundtrips sends' "$RESULTS" || true
+    grep -e '^roundtrips sends' -e '^messages_to_db' "$RESULTS" || true
 } | tee "$WORK/summary.txt"
 echo "raw results: $RESULTS; logs and wrk/pgbench outputs in $WORK"
