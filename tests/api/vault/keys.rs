@@ -81,6 +81,17 @@ async fn a_ciphertext_moved_to_another_record_or_slot_fails_with_a_coded_error(b
 }
 
 /// The environment of the real binary on this app's database, with `vault_keys`.
+/// Starts the real binary with `envs`, expecting it to refuse; its error output.
+async fn refused_start(envs: &[(&str, &str)], case: &str) -> String {
+    match ServerProcess::start(envs).await {
+        Ok(process) => {
+            process.stop().await;
+            panic!("the server started {case}");
+        }
+        Err(error) => error,
+    }
+}
+
 fn binary_env<'a>(
     app: &'a TestApp,
     data_dir: &'a str,
@@ -192,13 +203,7 @@ async fn a_server_refuses_to_start_when_a_stored_key_id_is_not_loaded(backend: B
     let data_dir = data_dir.to_str().unwrap();
 
     let k2 = resolver::Vault::generate_key_entry("k2");
-    let error = match ServerProcess::start(&binary_env(&app, data_dir, &k2)).await {
-        Ok(process) => {
-            process.stop().await;
-            panic!("the server started without key k1");
-        }
-        Err(error) => error,
-    };
+    let error = refused_start(&binary_env(&app, data_dir, &k2), "without key k1").await;
     assert!(error.contains("exited with"), "{error}");
     assert!(error.contains("key id(s) k1 "), "{error}");
     for material in [&k1, &k2] {
@@ -210,13 +215,11 @@ async fn a_server_refuses_to_start_when_a_stored_key_id_is_not_loaded(backend: B
 
     // A malformed VAULT_KEYS names the entry, not its material.
     let malformed = format!("{k1},k3:bm90LTMyLWJ5dGVz");
-    let error = match ServerProcess::start(&binary_env(&app, data_dir, &malformed)).await {
-        Ok(process) => {
-            process.stop().await;
-            panic!("the server started with a malformed VAULT_KEYS");
-        }
-        Err(error) => error,
-    };
+    let error = refused_start(
+        &binary_env(&app, data_dir, &malformed),
+        "with a malformed VAULT_KEYS",
+    )
+    .await;
     assert!(error.contains("entry 2 (key id k3)"), "{error}");
     assert!(!error.contains("bm90LTMyLWJ5dGVz"), "{error}");
 
