@@ -15,6 +15,7 @@ backend_tests!(
     revoke_forgets_the_token,
     reset_drops_the_token,
     changing_the_client_id_invalidates_the_token_but_an_unchanged_save_keeps_it,
+    the_list_shows_each_records_own_token_status,
 );
 
 fn password_input() -> serde_json::Value {
@@ -270,4 +271,65 @@ async fn changing_the_client_id_invalidates_the_token_but_an_unchanged_save_keep
         .await;
     assert_eq!(error_code(&body).as_deref(), Some("NOT_FOUND"));
     assert!(token_row(&app).await.is_none());
+}
+
+async fn the_list_shows_each_records_own_token_status(backend: Backend) {
+    let idp = IdpDouble::start().await;
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    // "3" holds a token, "4" never had one, "5" had one until its client id changed.
+    for connection in ["3", "4", "5"] {
+        ui.save(
+            save_input(SAMPLE_SPACE)
+                .with("connectionId", connection)
+                .with("oauthConnectorDetails", details(&idp, json!({})))
+                .with("clientId", crate::idp_double::CLIENT_ID)
+                .with("clientSecret", crate::idp_double::CLIENT_SECRET),
+        )
+        .await;
+    }
+    for connection in ["3", "5"] {
+        let input =
+            generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS").with("connectionId", connection);
+        assert!(generate(&ui, input).await.get("errors").is_none());
+    }
+    let changed = details(&idp, json!({ "clientId": "another-client" }));
+    ui.save(
+        save_input(SAMPLE_SPACE)
+            .with("connectionId", "5")
+            .with("oauthConnectorDetails", changed)
+            .with("clientId", "another-client"),
+    )
+    .await;
+
+    let list = ui
+        .data(
+            "query L($id: String!) { iPackInstanceOauthConnectorDetailsList(integrationPackInstanceId: $id) { connectionId isTokenGenerated tokenStatus { grantType hasRefreshToken } } }",
+            json!({ "id": "test-101" }),
+        )
+        .await["iPackInstanceOauthConnectorDetailsList"]
+        .clone();
+    let by_connection = |c: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["connectionId"] == c)
+            .unwrap_or_else(|| panic!("no record {c} in {list}"))
+            .clone()
+    };
+    assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
+    assert_eq!(
+        by_connection("3")["tokenStatus"]["grantType"],
+        "CLIENT_CREDENTIALS"
+    );
+    assert!(by_connection("4")["tokenStatus"].is_null());
+    assert!(by_connection("5")["tokenStatus"].is_null());
+    assert_eq!(by_connection("5")["isTokenGenerated"], false);
+    // The single-record query agrees with the list.
+    assert_eq!(
+        status(&ui).await["tokenStatus"]["grantType"],
+        "CLIENT_CREDENTIALS"
+    );
 }

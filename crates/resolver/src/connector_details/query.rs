@@ -33,12 +33,17 @@ impl ConnectorDetailsQuery {
         let tenant = caller(ctx)?.tenant();
         check_key_string("integrationPackInstanceId", &integration_pack_instance_id)
             .map_err(|e| ApiError::IPackInstanceIdInvalid(e.to_string()))?;
-        let records = service::list(
-            &Services::of(ctx)?.db,
-            tenant,
-            &integration_pack_instance_id,
-        )
-        .await?;
-        Ok(records.into_iter().map(Into::into).collect())
+        let db = &Services::of(ctx)?.db;
+        let records = service::list(db, tenant, &integration_pack_instance_id).await?;
+        let mut records: Vec<ConnectorDetails> = records.into_iter().map(Into::into).collect();
+        // One query for every record's token rather than one per record.
+        if ctx.look_ahead().field("tokenStatus").exists() {
+            let mut tokens =
+                crate::tokens::store::rows(db, records.iter().map(|r| r.record_id)).await?;
+            for record in &mut records {
+                record.prefetched_token = Some(tokens.remove(&record.record_id));
+            }
+        }
+        Ok(records)
     }
 }

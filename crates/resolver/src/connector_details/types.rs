@@ -95,6 +95,10 @@ pub struct ConnectorDetails {
     /// The record's token settings fingerprint; a token issued under others is invalid.
     #[graphql(skip)]
     pub token_fingerprint: String,
+    /// The token row, when a list loaded the rows of all its records in one query
+    /// (`Some(None)`: no token); `None` leaves `tokenStatus` to read it.
+    #[graphql(skip)]
+    pub prefetched_token: Option<Option<entity::oauth_token::Model>>,
 }
 
 impl From<entity::connector_details::Model> for ConnectorDetails {
@@ -114,6 +118,7 @@ impl From<entity::connector_details::Model> for ConnectorDetails {
             updated_at: m.updated_at,
             record_id: m.id,
             token_fingerprint: m.token_settings_fingerprint,
+            prefetched_token: None,
         }
     }
 }

@@ -37,8 +37,10 @@ impl TokenQuery {
 impl ConnectorDetails {
     /// The held token's status, or null when no valid token is held. Never the token.
     async fn token_status(&self, ctx: &Context<'_>) -> Result<Option<TokenStatus>> {
-        let services = Services::of(ctx)?;
-        let token = super::store::row(&services.db, self.record_id).await?;
+        let token = match &self.prefetched_token {
+            Some(prefetched) => prefetched.clone(),
+            None => super::store::row(&Services::of(ctx)?.db, self.record_id).await?,
+        };
         Ok(token
             .filter(|t| t.fingerprint == self.token_fingerprint)
             .as_ref()

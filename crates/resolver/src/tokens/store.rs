@@ -3,6 +3,8 @@
 //! dropping tokens. A token issued under other settings (its fingerprint differs from
 //! the record's) is treated as absent and removed when seen.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::connector_details::{self, Model as Record};
 use entity::oauth_token::{ActiveModel, Column, Entity, Model};
@@ -110,6 +112,21 @@ pub fn expires_at(issued: &IssuedToken, now: DateTime<Utc>) -> Option<DateTime<U
 /// The token row of `connector_id`, whatever its fingerprint.
 pub async fn row(db: &impl ConnectionTrait, connector_id: Uuid) -> ApiResult<Option<Model>> {
     Ok(Entity::find_by_id(connector_id).one(db).await?)
+}
+
+/// The token rows of `connector_ids`, by connector, in one query (a list's `tokenStatus`).
+pub async fn rows(
+    db: &impl ConnectionTrait,
+    connector_ids: impl IntoIterator<Item = Uuid>,
+) -> ApiResult<HashMap<Uuid, Model>> {
+    let rows = Entity::find()
+        .filter(Column::ConnectorId.is_in(connector_ids))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.connector_id, row))
+        .collect())
 }
 
 /// The token held for `record` if it is still valid for the record's settings.
