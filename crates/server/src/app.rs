@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use migration::{Migrator, MigratorTrait};
 use resolver::tokens::TokenServices;
 use resolver::tokens::http::IdpClient;
@@ -166,6 +167,13 @@ pub async fn serve(
     });
     let signalled = Arc::new(Notify::new());
     let notify = signalled.clone();
+    // Responses go out as soon as they are written, not held back by Nagle's algorithm
+    // waiting for an ACK of the previous segment.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     let server = axum::serve(listener, app.router)
         .with_graceful_shutdown(async move {
             shutdown.await;
