@@ -60,7 +60,8 @@ struct RotateArgs {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.config.log_format);
+    // Held to the end of main, so every log line is written before the process exits.
+    let _log_writer = telemetry::init(cli.config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,17 +3,27 @@
 
 use std::io::IsTerminal as _;
 
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber, writing to stderr.
-pub fn init(format: LogFormat) {
+/// Installs the global subscriber, writing to stderr from a thread of its own: a
+/// request's log line is formatted on its worker, but the write (which can stall on a
+/// slow disk or pipe) does not block the async runtime. Lines are never dropped: only
+/// when the writer is 128k lines behind does a logging call wait. Keep the returned
+/// guard alive until exit: dropping it flushes what is still buffered.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init(format: LogFormat) -> WorkerGuard {
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("spaces-oauth-log")
+        .finish(std::io::stderr());
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         // Colours only on a terminal: piped into a file or a log shipper they are noise.
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
@@ -25,4 +35,5 @@ pub fn init(format: LogFormat) {
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+    guard
 }
