@@ -13,7 +13,7 @@ pub mod request_id;
 pub mod timeout;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -67,14 +67,13 @@ async fn not_found(Extension(id): Extension<RequestId>) -> Response {
 
 /// `/graphql` with a method other than GET/POST (CORS preflights are answered before).
 async fn method_not_allowed(Extension(id): Extension<RequestId>) -> Response {
-    let mut response = HttpError::bad_request(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method",
-        "/graphql takes GET (queries) and POST",
-    )
-    .into_response_for(&id.0);
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
-    response
+    HttpError {
+        allow: Some("GET, POST"),
+        ..HttpError::bad_request(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method",
+            "/graphql takes GET (queries) and POST",
+        )
+    }
+    .into_response_for(&id.0)
 }
