@@ -81,6 +81,33 @@ pub async fn save_connector(tenant: &Tenant<'_>, details: &str) -> Value {
         .await
 }
 
+/// Saves the sample key at `connection` with details pointing at `idp`, the double's
+/// client id and `secret` as the client secret.
+pub async fn save_with_secret(
+    ui: &Tenant<'_>,
+    idp: &IdpDouble,
+    connection: &str,
+    secret: &str,
+) -> Value {
+    ui.save(
+        save_input(SAMPLE_SPACE)
+            .with("connectionId", connection)
+            .with("oauthConnectorDetails", details(idp, json!({})))
+            .with("clientId", idp_double::CLIENT_ID)
+            .with("clientSecret", secret),
+    )
+    .await
+}
+
+/// Generates a client-credentials token for `connection`; the response body.
+pub async fn client_credentials(ui: &Tenant<'_>, connection: &str) -> Value {
+    generate(
+        ui,
+        generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS").with("connectionId", connection),
+    )
+    .await
+}
+
 /// The generate input for the sample key and `grant`.
 pub fn generate_input(space: &str, grant: &str) -> Value {
     key_input(space).with("grantType", grant)

@@ -281,19 +281,15 @@ async fn the_list_shows_each_records_own_token_status(backend: Backend) {
     let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
     // "3" holds a token, "4" never had one, "5" had one until its client id changed.
     for connection in ["3", "4", "5"] {
-        ui.save(
-            save_input(SAMPLE_SPACE)
-                .with("connectionId", connection)
-                .with("oauthConnectorDetails", details(&idp, json!({})))
-                .with("clientId", crate::idp_double::CLIENT_ID)
-                .with("clientSecret", crate::idp_double::CLIENT_SECRET),
-        )
-        .await;
+        save_with_secret(&ui, &idp, connection, crate::idp_double::CLIENT_SECRET).await;
     }
     for connection in ["3", "5"] {
-        let input =
-            generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS").with("connectionId", connection);
-        assert!(generate(&ui, input).await.get("errors").is_none());
+        assert!(
+            client_credentials(&ui, connection)
+                .await
+                .get("errors")
+                .is_none()
+        );
     }
     let changed = details(&idp, json!({ "clientId": "another-client" }));
     ui.save(

@@ -70,14 +70,7 @@ async fn two_replicas_refresh_each_token_once_and_never_fail(backend: Backend) {
 
     let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
     for connection in CONNECTIONS {
-        ui.save(
-            save_input(SAMPLE_SPACE)
-                .with("connectionId", connection)
-                .with("oauthConnectorDetails", details(&idp, json!({})))
-                .with("clientId", crate::idp_double::CLIENT_ID)
-                .with("clientSecret", crate::idp_double::CLIENT_SECRET),
-        )
-        .await;
+        save_with_secret(&ui, &idp, connection, crate::idp_double::CLIENT_SECRET).await;
         let body = generate(
             &ui,
             key(connection)

@@ -10,37 +10,11 @@ mod buttons;
 mod keys;
 mod saves;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::*;
 use crate::idp_double::IdpDouble;
-use crate::tokens::{details, generate, generate_input};
-
-/// Saves the sample key, or `connection`, with details pointing at `idp`.
-pub async fn save_with_secret(
-    ui: &Tenant<'_>,
-    idp: &IdpDouble,
-    connection: &str,
-    secret: &str,
-) -> Value {
-    ui.save(
-        save_input(SAMPLE_SPACE)
-            .with("connectionId", connection)
-            .with("oauthConnectorDetails", details(idp, json!({})))
-            .with("clientId", crate::idp_double::CLIENT_ID)
-            .with("clientSecret", secret),
-    )
-    .await
-}
-
-/// Generates a client-credentials token for `connection`; the response body.
-pub async fn client_credentials(ui: &Tenant<'_>, connection: &str) -> Value {
-    generate(
-        ui,
-        generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS").with("connectionId", connection),
-    )
-    .await
-}
+use crate::tokens::{client_credentials, details, generate, generate_input, save_with_secret};
 
 #[track_caller]
 pub fn assert_generated(body: &Value) {
