@@ -80,7 +80,6 @@ async fn a_ciphertext_moved_to_another_record_or_slot_fails_with_a_coded_error(b
     assert_eq!(idp.requests().len(), seen, "nothing went to the IdP");
 }
 
-/// The environment of the real binary on this app's database, with `vault_keys`.
 /// Starts the real binary with `envs`, expecting it to refuse; its error output.
 async fn refused_start(envs: &[(&str, &str)], case: &str) -> String {
     match ServerProcess::start(envs).await {
@@ -92,6 +91,17 @@ async fn refused_start(envs: &[(&str, &str)], case: &str) -> String {
     }
 }
 
+/// The `VAULT_KEYS` the app was started with.
+fn vault_keys(app: &TestApp) -> String {
+    app.config
+        .vault_keys
+        .as_ref()
+        .expect("the test app has vault keys")
+        .expose_secret()
+        .to_owned()
+}
+
+/// The environment of the real binary on this app's database, with `vault_keys`.
 fn binary_env<'a>(
     app: &'a TestApp,
     data_dir: &'a str,
@@ -129,13 +139,7 @@ async fn rotate_keys_reencrypts_under_the_new_key_and_the_old_key_can_go(backend
     }
 
     // README "Rotate": the new key first, the old one after it; restart; rotate.
-    let k1 = app
-        .config
-        .vault_keys
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
+    let k1 = vault_keys(&app);
     let k2 = resolver::Vault::generate_key_entry("k2");
     let both = format!("{k2},{k1}");
     app.restart_with(|c| c.vault_keys = Some(SecretString::from(both.clone())))
@@ -192,13 +196,7 @@ async fn a_server_refuses_to_start_when_a_stored_key_id_is_not_loaded(backend: B
         .save(save_input(SAMPLE_SPACE).with("clientSecret", "sealed-under-k1"))
         .await;
     app.stop().await;
-    let k1 = app
-        .config
-        .vault_keys
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
+    let k1 = vault_keys(&app);
     let data_dir = app.dir().join("binary-data");
     let data_dir = data_dir.to_str().unwrap();
 
@@ -249,13 +247,7 @@ async fn rotate_keys_stops_at_a_ciphertext_that_does_not_open_and_names_its_reco
     moved.sealed_client_secret = Set(donor.sealed_client_secret.clone());
     moved.update(app.db()).await.expect("cannot plant the copy");
 
-    let k1 = app
-        .config
-        .vault_keys
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
+    let k1 = vault_keys(&app);
     let both = format!("{},{k1}", resolver::Vault::generate_key_entry("k2"));
     app.restart_with(|c| c.vault_keys = Some(SecretString::from(both.clone())))
         .await
