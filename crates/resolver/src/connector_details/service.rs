@@ -10,7 +10,6 @@ use sea_orm::{
 };
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::client_secret::service::real_secret;
 use crate::context::Tenant;
@@ -54,7 +53,7 @@ pub async fn save(
         .map(|secret| vault.seal(key, Slot::ClientSecret, secret));
     let now = Utc::now();
     let mut row = ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(crate::random_uuid()),
         space_guid: Set(key.space_guid.clone()),
         account_id: Set(key.account_id.clone()),
         integration_pack_instance_id: Set(key.integration_pack_instance_id.clone()),

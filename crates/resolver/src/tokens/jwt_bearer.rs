@@ -61,7 +61,7 @@ pub fn assertion(params: &AssertionParams) -> ApiResult<SecretString> {
         ("aud", json!(params.audience)),
         ("iat", json!(now)),
         ("exp", json!(now + params.lifetime_seconds)),
-        ("jti", json!(uuid::Uuid::new_v4().to_string())),
+        ("jti", json!(crate::random_uuid().to_string())),
     ] {
         claims.insert(name.to_owned(), value);
     }

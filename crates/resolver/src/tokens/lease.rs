@@ -33,7 +33,7 @@ pub async fn take(
 ) -> ApiResult<Option<Lease>> {
     let now = Utc::now();
     // Unique per attempt, so two tasks of one replica never mistake each other's lease.
-    let owner = format!("{replica}/{}", Uuid::new_v4().simple());
+    let owner = format!("{replica}/{}", crate::random_uuid().simple());
     let result = Entity::update_many()
         .col_expr(Column::LeaseOwner, Expr::value(owner.clone()))
         .col_expr(Column::LeaseExpiresAt, Expr::value(now + duration))
