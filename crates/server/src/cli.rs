@@ -61,7 +61,13 @@ struct RotateArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Held to the end of main, so every log line is written before the process exits.
-    let _log_writer = telemetry::init(cli.config.log_format);
+    let _log_writer = match telemetry::init(cli.config.log_format) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("cannot start the log writer: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,22 +3,17 @@
 
 use std::io::IsTerminal as _;
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::log_writer::{self, FlushGuard};
 
-/// Installs the global subscriber, writing to stderr from a thread of its own: a
-/// request's log line is formatted on its worker, but the write (which can stall on a
-/// slow disk or pipe) does not block the async runtime. Lines are never dropped: only
-/// when the writer is 128k lines behind does a logging call wait. Keep the returned
-/// guard alive until exit: dropping it flushes what is still buffered.
-#[must_use = "dropping the guard stops the log writer"]
-pub fn init(format: LogFormat) -> WorkerGuard {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("spaces-oauth-log")
-        .finish(std::io::stderr());
+/// Installs the global subscriber, writing to stderr in batches from a thread of its
+/// own (see [`log_writer`]): a request's log line is formatted on its worker, but the
+/// write (which can stall on a slow disk or pipe) does not block the async runtime.
+/// Keep the returned guard alive until exit: dropping it writes what is still waiting.
+pub fn init(format: LogFormat) -> std::io::Result<FlushGuard> {
+    let (writer, guard) = log_writer::batch_writer(std::io::stderr())?;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
     let builder = tracing_subscriber::fmt()
@@ -35,5 +30,5 @@ pub fn init(format: LogFormat) -> WorkerGuard {
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
-    guard
+    Ok(guard)
 }
