@@ -165,40 +165,85 @@ start_to_ready() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Busy clock ticks of the whole machine (user, nice, system, irq, softirq), all cores.
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+# "$1 ticks over $2 requests" in microseconds per request (clock ticks are 1/100 s).
+per_op() { awk -v t="$1" -v n="$2" 'BEGIN {printf "%.2f", t / (n > 0 ? n : 1)}'; }
+per_request_us() { awk -v t="$1" -v n="$2" 'BEGIN {printf "%d", t * 10000 / (n > 0 ? n : 1)}'; }
+# CPU ticks of our throwaway PostgreSQL cluster: its live processes, plus what its exited
+# backends (pgbench's) left in the postmaster's counters of reaped children.
+db_ticks() {
+    [[ -n $OWN_PG ]] || { echo 0; return; }
+    local pm
+    pm=$(head -1 "$WORK/pg/data/postmaster.pid")
+    { awk '{print $16 + $17}' "/proc/$pm/stat"
+      for p in "$pm" $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done
+    } | awk '{s += $1} END {print s + 0}'
+}
+# WAL flushes (fsyncs) so far: fewer than one per commit means commits shared them.
+wal_syncs() { psql -tAq "$DB_URL" -c "SELECT wal_sync FROM pg_stat_wal" 2>/dev/null || echo 0; }
+# User + system seconds of the load generator, as /usr/bin/time wrote them to $1.
+tool_ticks() { awk 'END {printf "%d", ($1 + $2) * 100}' "$1"; }
 
 # wrk run: $1 name, $2 mode (save|read), $3 connections, $4 seconds, [$5 sequential]
 wrk_run() {
-    local name=$1 mode=$2 conns=$3 secs=$4 seq=${5:-0} out before after
+    local name=$1 mode=$2 conns=$3 secs=$4 seq=${5:-0} out before after busy_before busy_after
+    local db_before db_after syncs_before syncs_after
     out=$WORK/$name.wrk
+    syncs_before=$(wal_syncs)
+    db_before=$(db_ticks)
     before=$(cpu_ticks "$SERVER_PID")
+    busy_before=$(busy_ticks)
     BENCH_MODE=$mode BENCH_KEYS=$NKEYS BENCH_SPACE=$SPACE BENCH_TOKENS=$TOKENS BENCH_SEQUENTIAL=$seq \
+        /usr/bin/time -f '%U %S' -o "$out.time" \
         wrk -t"$((conns < THREADS ? conns : THREADS))" -c"$conns" -d"${secs}s" --timeout 5s -s "$ROOT/bench/graphql.lua" \
         "http://127.0.0.1:$PORT" >"$out" 2>&1
+    busy_after=$(busy_ticks)
     after=$(cpu_ticks "$SERVER_PID")
+    db_after=$(db_ticks)
+    syncs_after=$(wal_syncs)
     local line
     line=$(grep '^RESULT' "$out") || die "wrk failed: $(cat "$out")"
     grep '^FIRST_FAILURE' "$out" >&2 || true
     local requests
     requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
-    # Server CPU time per request, in microseconds (clock ticks are 1/100 s).
-    local cpu_us=$(((after - before) * 10000 / (requests > 0 ? requests : 1)))
-    echo "$name $line server_cpu_us=$cpu_us" | tee -a "$RESULTS"
+    # CPU time per request, in microseconds: the server's own, the load generator's, the
+    # database's, and the whole machine's; and the database's WAL flushes per request.
+    echo "$name $line server_cpu_us=$(per_request_us $((after - before)) "$requests")" \
+        "loadgen_cpu_us=$(per_request_us "$(tool_ticks "$out.time")" "$requests")" \
+        "db_cpu_us=$(per_request_us $((db_after - db_before)) "$requests")" \
+        "machine_cpu_us=$(per_request_us $((busy_after - busy_before)) "$requests")" \
+        "wal_syncs_per_request=$(per_op "$((syncs_after - syncs_before))" "$requests")" | tee -a "$RESULTS"
 }
 
 # pgbench run: $1 name, $2 script, $3 connections, $4 seconds
 pgbench_run() {
-    local name=$1 script=$2 conns=$3 secs=$4 out tps p50 p99
+    local name=$1 script=$2 conns=$3 secs=$4 out tps p50 p99 busy_before busy_after
+    local db_before db_after syncs_before syncs_after
     out=$WORK/$name.pgbench
     rm -f "$WORK/pgbench_$name".*
-    pgbench -n -M prepared -c "$conns" -j "$THREADS" -T "$secs" \
+    syncs_before=$(wal_syncs)
+    db_before=$(db_ticks)
+    busy_before=$(busy_ticks)
+    /usr/bin/time -f '%U %S' -o "$out.time" \
+        pgbench -n -M prepared -c "$conns" -j "$THREADS" -T "$secs" \
         -D nkeys="$NKEYS" -D naccounts="$NACCOUNTS" -f "$ROOT/bench/$script" \
         -l --log-prefix="$WORK/pgbench_$name" "$DB_URL" >"$out" 2>&1 || die "pgbench failed: $(cat "$out")"
+    busy_after=$(busy_ticks)
+    sleep 0.2 # the postmaster reaps pgbench's backends
+    db_after=$(db_ticks)
+    syncs_after=$(wal_syncs)
     tps=$(sed -nE 's/^tps = ([0-9.]+) \(without.*/\1/p' "$out")
     read -r p50 p99 < <(cat "$WORK/pgbench_$name".* | awk '{print $3}' | sort -n |
         awk '{v[NR] = $1} END {printf "%.3f %.3f\n", v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000}')
-    local failed
+    local failed transactions
     failed=$(sed -nE 's/^number of failed transactions: ([0-9]+).*/\1/p' "$out")
-    echo "$name RESULT rps=$tps p50_ms=$p50 p99_ms=$p99 failed=${failed:-0}" | tee -a "$RESULTS"
+    transactions=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$out")
+    echo "$name RESULT rps=$tps p50_ms=$p50 p99_ms=$p99 failed=${failed:-0}" \
+        "loadgen_cpu_us=$(per_request_us "$(tool_ticks "$out.time")" "${transactions:-0}")" \
+        "db_cpu_us=$(per_request_us $((db_after - db_before)) "${transactions:-0}")" \
+        "machine_cpu_us=$(per_request_us $((busy_after - busy_before)) "${transactions:-0}")" \
+        "wal_syncs_per_request=$(per_op "$((syncs_after - syncs_before))" "${transactions:-0}")" | tee -a "$RESULTS"
 }
 
 field() { sed -nE "s/^$1 .*$2=([0-9.]+).*/\\1/p" "$RESULTS" | tail -1; }
@@ -299,6 +344,13 @@ log "summary (throughput in requests/s, latencies in ms)"
                 'BEGIN {printf "%s c=%-3s server/pgbench throughput %.2f   p99 %.1f ms vs %.1f ms\n", op, c, s / p, s99, p99}'
         done
     done
+    echo
+    echo "CPU per request in µs (server, load generator, PostgreSQL, whole machine), WAL flushes per request"
+    for name in $(awk '/ RESULT /{print $1}' "$RESULTS" | grep -v -e seed -e roundtrips); do
+        printf '%-28s %8s %8s %8s %8s %8s\n' "$name" "$(field "$name" server_cpu_us)" "$(field "$name" loadgen_cpu_us)" \
+            "$(field "$name" db_cpu_us)" "$(field "$name" machine_cpu_us)" "$(field "$name" wal_syncs_per_request)"
+    done
+    echo
     echo "server peak RSS: $((PG_RSS_KB / 1024)) MiB on PostgreSQL, $((SQLITE_RSS_KB / 1024)) MiB on SQLite"
     echo "start-to-ready (migrated database): ${PG_READY_MS} ms PostgreSQL, ${SQLITE_READY_MS} ms SQLite"
     grep -e '^roundtrips sends' -e '^messages_to_db' "$RESULTS" || true
