@@ -181,7 +181,7 @@ db_ticks() {
     } | awk '{s += $1} END {print s + 0}'
 }
 # WAL flushes (fsyncs) so far: fewer than one per commit means commits shared them.
-wal_syncs() { psql -tAq "$DB_URL" -c "SELECT wal_sync FROM pg_stat_wal" 2>/dev/null || echo 0; }
+wal_syncs() { psql -tAq "$ADMIN_URL" -c "SELECT wal_sync FROM pg_stat_wal" 2>/dev/null || echo 0; }
 # User + system seconds of the load generator, as /usr/bin/time wrote them to $1.
 tool_ticks() { awk 'END {printf "%d", ($1 + $2) * 100}' "$1"; }
 
