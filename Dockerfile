@@ -1,6 +1,10 @@
 # Build stage: the release binary.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+# jemalloc (the global allocator) is built from source with make.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cargo build --release --locked -p server --bin spaces-oauth
 
