@@ -177,31 +177,40 @@ db_ticks() {
     local pm
     pm=$(head -1 "$WORK/pg/data/postmaster.pid")
     { awk '{print $16 + $17}' "/proc/$pm/stat"
-      for p in "$pm" $(pgrep -P "$pm"); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done
+      for p in "$pm" $(pgrep -P "$pm"); do cpu_ticks "$p" 2>/dev/null; done
     } | awk '{s += $1} END {print s + 0}'
 }
 # WAL flushes (fsyncs) so far: fewer than one per commit means commits shared them.
 wal_syncs() { psql -tAq "$ADMIN_URL" -c "SELECT wal_sync FROM pg_stat_wal" 2>/dev/null || echo 0; }
 # User + system seconds of the load generator, as /usr/bin/time wrote them to $1.
 tool_ticks() { awk 'END {printf "%d", ($1 + $2) * 100}' "$1"; }
+# The counters a run's costs are measured between: machine ticks, database ticks, WAL
+# flushes.
+counters() { echo "$(busy_ticks) $(db_ticks) $(wal_syncs)"; }
+# The costs of a run, per request: $1 and $2 the counters before and after it, $3 the
+# load generator's /usr/bin/time output, $4 the requests it made.
+run_costs() {
+    local busy0 db0 syncs0 busy1 db1 syncs1
+    read -r busy0 db0 syncs0 <<<"$1"
+    read -r busy1 db1 syncs1 <<<"$2"
+    echo "loadgen_cpu_us=$(per_request_us "$(tool_ticks "$3")" "$4")" \
+        "db_cpu_us=$(per_request_us $((db1 - db0)) "$4")" \
+        "machine_cpu_us=$(per_request_us $((busy1 - busy0)) "$4")" \
+        "wal_syncs_per_request=$(per_op $((syncs1 - syncs0)) "$4")"
+}
 
 # wrk run: $1 name, $2 mode (save|read), $3 connections, $4 seconds, [$5 sequential]
 wrk_run() {
-    local name=$1 mode=$2 conns=$3 secs=$4 seq=${5:-0} out before after busy_before busy_after
-    local db_before db_after syncs_before syncs_after
+    local name=$1 mode=$2 conns=$3 secs=$4 seq=${5:-0} out before after counters_before counters_after
     out=$WORK/$name.wrk
-    syncs_before=$(wal_syncs)
-    db_before=$(db_ticks)
+    counters_before=$(counters)
     before=$(cpu_ticks "$SERVER_PID")
-    busy_before=$(busy_ticks)
     BENCH_MODE=$mode BENCH_KEYS=$NKEYS BENCH_SPACE=$SPACE BENCH_TOKENS=$TOKENS BENCH_SEQUENTIAL=$seq \
         /usr/bin/time -f '%U %S' -o "$out.time" \
         wrk -t"$((conns < THREADS ? conns : THREADS))" -c"$conns" -d"${secs}s" --timeout 5s -s "$ROOT/bench/graphql.lua" \
         "http://127.0.0.1:$PORT" >"$out" 2>&1
-    busy_after=$(busy_ticks)
     after=$(cpu_ticks "$SERVER_PID")
-    db_after=$(db_ticks)
-    syncs_after=$(wal_syncs)
+    counters_after=$(counters)
     local line
     line=$(grep '^RESULT' "$out") || die "wrk failed: $(cat "$out")"
     grep '^FIRST_FAILURE' "$out" >&2 || true
@@ -210,29 +219,21 @@ wrk_run() {
     # CPU time per request, in microseconds: the server's own, the load generator's, the
     # database's, and the whole machine's; and the database's WAL flushes per request.
     echo "$name $line server_cpu_us=$(per_request_us $((after - before)) "$requests")" \
-        "loadgen_cpu_us=$(per_request_us "$(tool_ticks "$out.time")" "$requests")" \
-        "db_cpu_us=$(per_request_us $((db_after - db_before)) "$requests")" \
-        "machine_cpu_us=$(per_request_us $((busy_after - busy_before)) "$requests")" \
-        "wal_syncs_per_request=$(per_op "$((syncs_after - syncs_before))" "$requests")" | tee -a "$RESULTS"
+        "$(run_costs "$counters_before" "$counters_after" "$out.time" "$requests")" | tee -a "$RESULTS"
 }
 
 # pgbench run: $1 name, $2 script, $3 connections, $4 seconds
 pgbench_run() {
-    local name=$1 script=$2 conns=$3 secs=$4 out tps p50 p99 busy_before busy_after
-    local db_before db_after syncs_before syncs_after
+    local name=$1 script=$2 conns=$3 secs=$4 out tps p50 p99 before after
     out=$WORK/$name.pgbench
     rm -f "$WORK/pgbench_$name".*
-    syncs_before=$(wal_syncs)
-    db_before=$(db_ticks)
-    busy_before=$(busy_ticks)
+    before=$(counters)
     /usr/bin/time -f '%U %S' -o "$out.time" \
         pgbench -n -M prepared -c "$conns" -j "$THREADS" -T "$secs" \
         -D nkeys="$NKEYS" -D naccounts="$NACCOUNTS" -f "$ROOT/bench/$script" \
         -l --log-prefix="$WORK/pgbench_$name" "$DB_URL" >"$out" 2>&1 || die "pgbench failed: $(cat "$out")"
-    busy_after=$(busy_ticks)
     sleep 0.2 # the postmaster reaps pgbench's backends
-    db_after=$(db_ticks)
-    syncs_after=$(wal_syncs)
+    after=$(counters)
     tps=$(sed -nE 's/^tps = ([0-9.]+) \(without.*/\1/p' "$out")
     read -r p50 p99 < <(cat "$WORK/pgbench_$name".* | awk '{print $3}' | sort -n |
         awk '{v[NR] = $1} END {printf "%.3f %.3f\n", v[int(NR * 0.5)] / 1000, v[int(NR * 0.99)] / 1000}')
@@ -240,10 +241,7 @@ pgbench_run() {
     failed=$(sed -nE 's/^number of failed transactions: ([0-9]+).*/\1/p' "$out")
     transactions=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$out")
     echo "$name RESULT rps=$tps p50_ms=$p50 p99_ms=$p99 failed=${failed:-0}" \
-        "loadgen_cpu_us=$(per_request_us "$(tool_ticks "$out.time")" "${transactions:-0}")" \
-        "db_cpu_us=$(per_request_us $((db_after - db_before)) "${transactions:-0}")" \
-        "machine_cpu_us=$(per_request_us $((busy_after - busy_before)) "${transactions:-0}")" \
-        "wal_syncs_per_request=$(per_op "$((syncs_after - syncs_before))" "${transactions:-0}")" | tee -a "$RESULTS"
+        "$(run_costs "$before" "$after" "$out.time" "${transactions:-0}")" | tee -a "$RESULTS"
 }
 
 field() { sed -nE "s/^$1 .*$2=([0-9.]+).*/\\1/p" "$RESULTS" | tail -1; }
