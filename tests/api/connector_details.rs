@@ -16,6 +16,7 @@ backend_tests!(
     created_at_stays_and_updated_at_moves_on_each_save,
     is_token_generated_is_stored_as_the_save_sends_it,
     variables_declared_with_the_documented_type_names_work,
+    saves_sent_at_once_each_land_on_their_own_record,
 );
 
 fn time(record: &Value, field: &str) -> DateTime<Utc> {
@@ -187,4 +188,100 @@ async fn variables_declared_with_the_documented_type_names_work(backend: Backend
     assert_eq!(saved["__typename"], "IPackInstanceOauthConnectorDetails");
     assert_eq!(saved["catalogGuid"], SAMPLE_SPACE);
     assert_eq!(app.records().await.len(), 1);
+}
+
+/// Saves that arrive together are written together (one statement per batch); each
+/// caller must still get its own record, and saves of one key must stay one record.
+async fn saves_sent_at_once_each_land_on_their_own_record(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    let batched_before = batch_rows(&app).await;
+    for round in 0..5 {
+        // 24 keys saved once each and one key saved 8 times, all at once.
+        let distinct: Vec<_> = (0..24)
+            .map(|n| {
+                let input = save_input(SAMPLE_SPACE)
+                    .with("integrationPackInstanceId", format!("ipack-{n}"))
+                    .with("clientId", format!("client-{round}-{n}"));
+                tokio::spawn(app::send(alice.save_request(input)))
+            })
+            .collect();
+        let shared: Vec<_> = (0..8)
+            .map(|n| {
+                let input = save_input(SAMPLE_SPACE).with("clientId", format!("shared-{n}"));
+                tokio::spawn(app::send(alice.save_request(input)))
+            })
+            .collect();
+
+        for (n, sent) in distinct.into_iter().enumerate() {
+            let record = saved_record(sent.await.unwrap());
+            assert_eq!(record["integrationPackInstanceId"], format!("ipack-{n}"));
+            assert_eq!(record["clientId"], format!("client-{round}-{n}"));
+        }
+        let mut shared_ids = Vec::new();
+        for sent in shared {
+            shared_ids.push(saved_record(sent.await.unwrap())["id"].clone());
+        }
+        shared_ids.dedup();
+        assert_eq!(shared_ids.len(), 1, "one key, one record: {shared_ids:?}");
+
+        let records = app.records().await;
+        assert_eq!(records.len(), 25);
+        for n in 0..24 {
+            let ipack = format!("ipack-{n}");
+            let record = records
+                .iter()
+                .find(|r| r.integration_pack_instance_id == ipack)
+                .unwrap();
+            assert_eq!(record.client_id, format!("client-{round}-{n}"));
+        }
+        if batch_rows(&app)
+            .await
+            .rows_per_statement_above(&batched_before)
+        {
+            return;
+        }
+    }
+    panic!("no save statement carried more than one row in 5 rounds of 32 saves at once");
+}
+
+fn saved_record((status, _, body): (StatusCode, reqwest::header::HeaderMap, Value)) -> Value {
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"]["saveIPackInstanceOauthConnectorDetails"].clone()
+}
+
+/// The `spaces_oauth_save_batch_rows` histogram's sum and count.
+struct BatchRows {
+    rows: f64,
+    statements: f64,
+}
+
+impl BatchRows {
+    /// True when the statements since `before` carried more than one row on average.
+    fn rows_per_statement_above(&self, before: &BatchRows) -> bool {
+        self.rows - before.rows > self.statements - before.statements
+    }
+}
+
+async fn batch_rows(app: &TestApp) -> BatchRows {
+    let text = app
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    BatchRows {
+        rows: value("spaces_oauth_save_batch_rows_sum"),
+        statements: value("spaces_oauth_save_batch_rows_count"),
+    }
 }

@@ -31,6 +31,8 @@ pub fn random_uuid() -> uuid::Uuid {
 pub struct Services {
     pub db: DatabaseConnection,
     pub vault: Vault,
+    /// Where saves wait to be written, together with others that arrive meanwhile.
+    pub saves: connector_details::save_queue::SaveQueue,
     /// The IdP client and settings of token generation and refresh (SPEC §6).
     pub tokens: tokens::TokenServices,
 }

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 pub const MAX_KEY_LEN: usize = 255;
 
 /// A validated record key, bound to the tenant it was parsed for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RecordKey {
     pub(crate) space_guid: String,
     pub(crate) account_id: String,
@@ -68,6 +68,19 @@ impl RecordKey {
             env_id: model.env_id.clone(),
             connection_id: model.connection_id.clone(),
         }
+    }
+
+    /// True when `model` is the row stored at this key.
+    pub fn is_of(&self, model: &entity::connector_details::Model) -> bool {
+        self.parts()
+            == [
+                model.space_guid.as_str(),
+                &model.account_id,
+                &model.integration_pack_instance_id,
+                &model.process_id,
+                &model.env_id,
+                &model.connection_id,
+            ]
     }
 
     /// The key's parts in a fixed order, for binding into vault ciphertexts.

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::serve::ListenerExt as _;
 use migration::{Migrator, MigratorTrait};
+use resolver::connector_details::save_queue::SaveQueue;
 use resolver::tokens::TokenServices;
 use resolver::tokens::http::IdpClient;
 use resolver::tokens::policy::IdpPolicy;
@@ -97,6 +98,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     let services = Services {
         db: db.clone(),
         vault,
+        saves: SaveQueue::start(db.clone(), save_writers(&db, config.db_save_writers)),
         tokens: TokenServices {
             idp,
             public_base_url: config.public_base_url(),
@@ -140,6 +142,15 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
 }
 
 /// `REPLICA_ID`, else the host name and process id.
+/// How many save statements may run at once: `DB_SAVE_WRITERS` on PostgreSQL, one on
+/// SQLite (which has a single writer anyway).
+fn save_writers(db: &sea_orm::DatabaseConnection, configured: u32) -> usize {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => 1,
+        _ => configured.max(1) as usize,
+    }
+}
+
 fn replica_id(config: &Config) -> String {
     config.replica_id.clone().unwrap_or_else(|| {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "replica".to_owned());

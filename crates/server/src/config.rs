@@ -114,6 +114,12 @@ pub struct Config {
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
 
+    /// Save statements in flight at once on PostgreSQL (SQLite: always one). Saves that
+    /// arrive while all are busy are written together by the next free one, so fewer
+    /// writers mean bigger batches and fewer commits.
+    #[arg(long, env = "DB_SAVE_WRITERS", default_value_t = 2)]
+    pub db_save_writers: u32,
+
     /// How long a request waits for a database connection before answering
     /// `DATABASE_UNAVAILABLE`, in seconds.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 3)]
@@ -199,6 +205,7 @@ impl Default for Config {
             replica_id: None,
             limits: Limits::default(),
             db_max_connections: 10,
+            db_save_writers: 2,
             db_acquire_timeout_seconds: 3,
             shutdown_grace_seconds: 20,
         }

@@ -321,6 +321,16 @@ impl Tenant<'_> {
             .clone()
     }
 
+    /// The request [`Tenant::save`] sends, to be sent later (e.g. many at once).
+    pub fn save_request(&self, input: Value) -> RequestBuilder {
+        self.app
+            .request(Method::POST, "/graphql")
+            .header("Accept", "application/json")
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("SPACE_GUID", &self.space)
+            .json(&json!({ "query": super::fixtures::SAVE, "variables": { "input": input } }))
+    }
+
     /// The record at `key` (see [`super::fixtures::key_input`]), or `Value::Null`.
     pub async fn find(&self, key: Value) -> Value {
         self.data(super::fixtures::FIND, json!({ "input": key }))

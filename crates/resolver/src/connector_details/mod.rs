@@ -3,5 +3,6 @@
 
 pub mod mutation;
 pub mod query;
+pub mod save_queue;
 pub mod service;
 pub mod types;

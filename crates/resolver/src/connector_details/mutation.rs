@@ -20,8 +20,7 @@ impl ConnectorDetailsMutation {
         let key = input.key(caller(ctx)?.tenant())?;
         let services = Services::of(ctx)?;
         let saved = service::save(
-            &services.db,
-            &services.vault,
+            services,
             &key,
             SaveFields {
                 is_token_generated: input.is_token_generated,

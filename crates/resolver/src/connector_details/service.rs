@@ -5,12 +5,13 @@ use chrono::Utc;
 use entity::connector_details::{ActiveModel, Column, Entity, Model};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
+use crate::Services;
 use crate::client_secret::service::real_secret;
 use crate::context::Tenant;
 use crate::details::{self, DetailSecrets, PLACEHOLDER};
@@ -32,14 +33,15 @@ pub struct SaveFields<'a> {
 /// secret-named detail values are vaulted, and a change of the token settings clears
 /// `isTokenGenerated`.
 ///
-/// One statement in the common case; a transaction only when the details carry
-/// placeholders whose vaulted values must be read back and kept.
+/// One statement in the common case, through the save queue (which may write it
+/// together with other callers' saves); a transaction of its own only when the details
+/// carry placeholders whose vaulted values must be read back and kept.
 pub async fn save(
-    db: &DatabaseConnection,
-    vault: &Vault,
+    services: &Services,
     key: &RecordKey,
     fields: SaveFields<'_>,
 ) -> ApiResult<Model> {
+    let vault = &services.vault;
     if fields.client_id.chars().count() > MAX_CLIENT_ID_LEN {
         return Err(ApiError::invalid_input(
             "clientId",
@@ -71,9 +73,9 @@ pub async fn save(
         updated_at: Set(now),
     };
     if masked.kept.is_empty() {
-        return upsert(db, row).await;
+        return services.saves.save(key.clone(), row).await;
     }
-    let txn = db.begin().await?;
+    let txn = services.db.begin().await?;
     let mut secrets = masked.secrets;
     if let Some(existing) = find_for_update(&txn, key).await? {
         let vaulted = open_details(vault, &existing)?;
@@ -156,8 +158,16 @@ async fn find_for_update(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResul
 }
 
 /// INSERT … ON CONFLICT (record key) DO UPDATE … RETURNING: one round trip.
-async fn upsert(db: &impl ConnectionTrait, row: ActiveModel) -> ApiResult<Model> {
-    let on_conflict = OnConflict::columns([
+pub(super) async fn upsert(db: &impl ConnectionTrait, row: ActiveModel) -> ApiResult<Model> {
+    Ok(Entity::insert(row)
+        .on_conflict(on_conflict())
+        .exec_with_returning(db)
+        .await?)
+}
+
+/// What a save does to an existing record: the upsert's `ON CONFLICT` clause.
+pub(super) fn on_conflict() -> OnConflict {
+    OnConflict::columns([
         Column::SpaceGuid,
         Column::AccountId,
         Column::IntegrationPackInstanceId,
@@ -188,11 +198,7 @@ async fn upsert(db: &impl ConnectionTrait, row: ActiveModel) -> ApiResult<Model>
              excluded.token_settings_fingerprint THEN excluded.is_token_generated ELSE FALSE END",
         ),
     )
-    .to_owned();
-    Ok(Entity::insert(row)
-        .on_conflict(on_conflict)
-        .exec_with_returning(db)
-        .await?)
+    .to_owned()
 }
 
 fn seal_details(

@@ -1,6 +1,6 @@
 //! Prometheus metrics (SPEC §1 `GET /metrics`): requests by route and status, GraphQL
-//! operations by root field and outcome, latency histograms, requests in flight and the
-//! database pool. Values are recorded through the `metrics` facade, so any crate (the
+//! operations by root field and outcome, latency histograms, requests in flight, the
+//! database pool and the rows per save statement. Values are recorded through the `metrics` facade, so any crate (the
 //! IdP client included) can add its own; one process-wide Prometheus recorder renders
 //! them. Labels are bounded: routes are route templates, operations are the schema's
 //! root fields, outcomes are SPEC §7 codes. No label ever holds request data.
@@ -13,7 +13,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sea_orm::DbBackend;
 
 use crate::state::AppState;
@@ -22,6 +22,8 @@ use crate::state::AppState;
 const LATENCY_BUCKETS: [f64; 13] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0,
 ];
+/// Rows per save statement (`spaces_oauth_save_batch_rows`), up to the batch limit.
+const BATCH_ROWS_BUCKETS: [f64; 6] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
 /// How often histogram samples are folded into buckets when nobody scrapes.
 const UPKEEP_PERIOD: Duration = Duration::from_secs(5);
 
@@ -32,6 +34,12 @@ pub fn install() {
     HANDLE.get_or_init(|| {
         let installed = PrometheusBuilder::new()
             .set_buckets(&LATENCY_BUCKETS)
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full("spaces_oauth_save_batch_rows".to_owned()),
+                    &BATCH_ROWS_BUCKETS,
+                )
+            })
             .and_then(PrometheusBuilder::install_recorder);
         match installed {
             Ok(handle) => {
