@@ -199,17 +199,27 @@ run_costs() {
         "wal_syncs_per_request=$(per_op $((syncs1 - syncs0)) "$4")"
 }
 
+# Rows and statements the server's save queue has written so far (its /metrics histogram).
+save_statements() {
+    curl -sf "http://127.0.0.1:$PORT/metrics" |
+        awk '/^spaces_oauth_save_batch_rows_sum/ {r = $2} /^spaces_oauth_save_batch_rows_count/ {n = $2}
+             END {printf "%d %d", r, n}'
+}
+
 # wrk run: $1 name, $2 mode (save|read), $3 connections, $4 seconds, [$5 sequential]
 wrk_run() {
     local name=$1 mode=$2 conns=$3 secs=$4 seq=${5:-0} out before after counters_before counters_after
+    local rows0 statements0 rows1 statements1
     out=$WORK/$name.wrk
     counters_before=$(counters)
+    read -r rows0 statements0 <<<"$(save_statements)"
     before=$(cpu_ticks "$SERVER_PID")
     BENCH_MODE=$mode BENCH_KEYS=$NKEYS BENCH_SPACE=$SPACE BENCH_TOKENS=$TOKENS BENCH_SEQUENTIAL=$seq \
         /usr/bin/time -f '%U %S' -o "$out.time" \
         wrk -t"$((conns < THREADS ? conns : THREADS))" -c"$conns" -d"${secs}s" --timeout 5s -s "$ROOT/bench/graphql.lua" \
         "http://127.0.0.1:$PORT" >"$out" 2>&1
     after=$(cpu_ticks "$SERVER_PID")
+    read -r rows1 statements1 <<<"$(save_statements)"
     counters_after=$(counters)
     local line
     line=$(grep '^RESULT' "$out") || die "wrk failed: $(cat "$out")"
@@ -219,6 +229,7 @@ wrk_run() {
     # CPU time per request, in microseconds: the server's own, the load generator's, the
     # database's, and the whole machine's; and the database's WAL flushes per request.
     echo "$name $line server_cpu_us=$(per_request_us $((after - before)) "$requests")" \
+        "rows_per_statement=$(per_op $((rows1 - rows0)) $((statements1 - statements0)))" \
         "$(run_costs "$counters_before" "$counters_after" "$out.time" "$requests")" | tee -a "$RESULTS"
 }
 
@@ -349,6 +360,10 @@ log "summary (throughput in requests/s, latencies in ms)"
             "$(field "$name" db_cpu_us)" "$(field "$name" machine_cpu_us)" "$(field "$name" wal_syncs_per_request)"
     done
     echo
+    echo "saves per INSERT statement (the save queue's batches):" \
+        "$(for name in $(awk '/ RESULT /{print $1}' "$RESULTS" | grep -e '^save_' -e '^sqlite_save_'); do
+            printf '%s %s  ' "$name" "$(field "$name" rows_per_statement)"
+        done)"
     echo "server peak RSS: $((PG_RSS_KB / 1024)) MiB on PostgreSQL, $((SQLITE_RSS_KB / 1024)) MiB on SQLite"
     echo "start-to-ready (migrated database): ${PG_READY_MS} ms PostgreSQL, ${SQLITE_READY_MS} ms SQLite"
     grep -e '^roundtrips sends' -e '^messages_to_db' "$RESULTS" || true
