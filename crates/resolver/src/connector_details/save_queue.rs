@@ -67,62 +67,65 @@ async fn dispatch(
     mut queue: mpsc::UnboundedReceiver<PendingSave>,
     writers: Arc<Semaphore>,
 ) {
-    // Saves whose key was already in the batch being built; they start the next one.
-    let mut deferred = VecDeque::new();
+    // Saves received and not yet written, in arrival order.
+    let mut waiting = VecDeque::new();
     loop {
         // Wait for a free writer first: meanwhile, arriving saves gather in the queue.
         let Ok(writer) = Arc::clone(&writers).acquire_owned().await else {
             return;
         };
-        let first = match deferred.pop_front() {
-            Some(save) => save,
-            None => match queue.recv().await {
-                Some(save) => save,
+        if waiting.is_empty() {
+            match queue.recv().await {
+                Some(save) => waiting.push_back(save),
                 None => return,
-            },
-        };
-        let batch = gather(first, &mut deferred, &mut queue);
+            }
+        }
+        while let Ok(save) = queue.try_recv() {
+            waiting.push_back(save);
+        }
+        let batch = next_batch(&mut waiting);
         if !batch.is_empty() {
             tokio::spawn(write(db.clone(), batch, writer));
         }
     }
 }
 
-/// `first` and whatever else is waiting, each key once, at most `MAX_BATCH_ROWS`.
-fn gather(
-    first: PendingSave,
-    deferred: &mut VecDeque<PendingSave>,
-    queue: &mut mpsc::UnboundedReceiver<PendingSave>,
-) -> Vec<PendingSave> {
-    let mut batch = Vec::new();
-    let mut later = Vec::new();
-    admit(first, &mut batch, &mut later);
-    for save in std::mem::take(deferred) {
-        if batch.len() < MAX_BATCH_ROWS {
-            admit(save, &mut batch, &mut later);
-        } else {
-            later.push(save);
+/// Takes the next batch out of `waiting`: the first save of each key, in arrival order,
+/// as many as the largest power of two that allows, at most `MAX_BATCH_ROWS`. Powers of
+/// two keep each connection's prepared statements to six sizes (memory on SQLite); the
+/// saves left behind keep their order, so of two saves of one key the later is written
+/// last.
+fn next_batch(waiting: &mut VecDeque<PendingSave>) -> Vec<PendingSave> {
+    // A caller that gave up (request timeout) before its save was sent is not written.
+    waiting.retain(|save| !save.answer.is_closed());
+    let mut chosen: Vec<usize> = Vec::new();
+    for (at, save) in waiting.iter().enumerate() {
+        if chosen.len() == MAX_BATCH_ROWS {
+            break;
+        }
+        if !chosen.iter().any(|&taken| waiting[taken].key == save.key) {
+            chosen.push(at);
         }
     }
-    while batch.len() < MAX_BATCH_ROWS {
-        let Ok(save) = queue.try_recv() else { break };
-        admit(save, &mut batch, &mut later);
+    chosen.truncate(power_of_two_at_most(chosen.len()));
+    let mut batch = Vec::with_capacity(chosen.len());
+    let mut left = VecDeque::with_capacity(waiting.len() - chosen.len());
+    for (at, save) in waiting.drain(..).enumerate() {
+        if chosen.contains(&at) {
+            batch.push(save);
+        } else {
+            left.push_back(save);
+        }
     }
-    // In arrival order, so that of two saves of one key the later is written last.
-    deferred.extend(later);
+    *waiting = left;
     batch
 }
 
-/// Adds `save` to `batch`, or to `later` when its key is already there.
-fn admit(save: PendingSave, batch: &mut Vec<PendingSave>, later: &mut Vec<PendingSave>) {
-    // A caller that gave up (request timeout) before its save was sent is not written.
-    if save.answer.is_closed() {
-        return;
-    }
-    if batch.iter().any(|queued| queued.key == save.key) {
-        later.push(save);
-    } else {
-        batch.push(save);
+/// The largest power of two not above `n` (0 for 0).
+fn power_of_two_at_most(n: usize) -> usize {
+    match n {
+        0 => 0,
+        n => 1 << (usize::BITS - 1 - n.leading_zeros()),
     }
 }
 
@@ -292,9 +295,19 @@ mod tests {
         assert_eq!(stored, ["client-x", "client-z"]);
     }
 
-    #[tokio::test]
-    async fn a_key_is_in_a_batch_once_and_its_saves_stay_in_order() {
-        let (queue_in, mut queue) = mpsc::unbounded_channel();
+    /// The batches `next_batch` makes of `saves`, as client ids.
+    fn batches(saves: Vec<PendingSave>) -> Vec<Vec<String>> {
+        let mut waiting: VecDeque<_> = saves.into();
+        let mut batches = Vec::new();
+        while !waiting.is_empty() {
+            batches.push(client_ids(&next_batch(&mut waiting)));
+        }
+        batches
+    }
+
+    #[test]
+    fn a_key_is_in_a_batch_once_and_its_saves_stay_in_order() {
+        let mut saves = Vec::new();
         let mut answers = Vec::new();
         for (ipack, client) in [
             ("a", "a1"),
@@ -304,37 +317,25 @@ mod tests {
             ("a", "a3"),
         ] {
             let (save, answered) = pending(ipack, client);
-            queue_in.send(save).unwrap();
+            saves.push(save);
             answers.push(answered);
         }
         drop(answers.remove(3)); // that caller gave up before its save was written
 
-        let mut deferred = VecDeque::new();
-        let mut batches = Vec::new();
-        while let Some(first) = deferred.pop_front().or_else(|| queue.try_recv().ok()) {
-            batches.push(client_ids(&gather(first, &mut deferred, &mut queue)));
-        }
-        assert_eq!(batches, [vec!["a1", "b1"], vec!["a2"], vec!["a3"]]);
+        assert_eq!(batches(saves), [vec!["a1", "b1"], vec!["a2"], vec!["a3"]]);
     }
 
-    #[tokio::test]
-    async fn a_batch_holds_at_most_the_row_limit() {
-        let (queue_in, mut queue) = mpsc::unbounded_channel();
-        let mut answers = Vec::new();
-        for n in 0..MAX_BATCH_ROWS + 8 {
-            let (save, answered) = pending(&format!("ipack-{n}"), "client");
-            queue_in.send(save).unwrap();
-            answers.push(answered);
-        }
-        let mut deferred = VecDeque::new();
-        let first = queue.try_recv().unwrap();
-        assert_eq!(
-            gather(first, &mut deferred, &mut queue).len(),
-            MAX_BATCH_ROWS
-        );
-        let first = queue.try_recv().unwrap();
-        assert_eq!(gather(first, &mut deferred, &mut queue).len(), 8);
-        assert!(deferred.is_empty());
+    #[test]
+    fn batches_are_powers_of_two_up_to_the_row_limit() {
+        let (saves, _answers): (Vec<_>, Vec<_>) = (0..MAX_BATCH_ROWS + 13)
+            .map(|n| pending(&format!("ipack-{n}"), &n.to_string()))
+            .unzip();
+        let batches = batches(saves);
+        let sizes: Vec<_> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [32, 8, 4, 1]);
+        let order: Vec<_> = batches.concat();
+        let arrival: Vec<_> = (0..MAX_BATCH_ROWS + 13).map(|n| n.to_string()).collect();
+        assert_eq!(order, arrival, "saves are written in arrival order");
     }
 
     #[tokio::test]
