@@ -70,6 +70,21 @@ impl RecordKey {
         }
     }
 
+    /// A new row at this key with a fresh id; the caller sets the other columns.
+    pub(crate) fn new_row(&self) -> entity::connector_details::ActiveModel {
+        use sea_orm::ActiveValue::Set;
+        entity::connector_details::ActiveModel {
+            id: Set(crate::random_uuid()),
+            space_guid: Set(self.space_guid.clone()),
+            account_id: Set(self.account_id.clone()),
+            integration_pack_instance_id: Set(self.integration_pack_instance_id.clone()),
+            process_id: Set(self.process_id.clone()),
+            env_id: Set(self.env_id.clone()),
+            connection_id: Set(self.connection_id.clone()),
+            ..Default::default()
+        }
+    }
+
     /// True when `model` is the row stored at this key.
     pub fn is_of(&self, model: &entity::connector_details::Model) -> bool {
         self.parts()

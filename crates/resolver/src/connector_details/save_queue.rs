@@ -213,13 +213,6 @@ mod tests {
 
     fn row(key: &RecordKey, client_id: &str) -> ActiveModel {
         ActiveModel {
-            id: Set(crate::random_uuid()),
-            space_guid: Set(key.space_guid.clone()),
-            account_id: Set(key.account_id.clone()),
-            integration_pack_instance_id: Set(key.integration_pack_instance_id.clone()),
-            process_id: Set(key.process_id.clone()),
-            env_id: Set(key.env_id.clone()),
-            connection_id: Set(key.connection_id.clone()),
             client_id: Set(client_id.into()),
             client_secret: Set("dummyClientSecret".into()),
             sealed_client_secret: Set(None),
@@ -229,6 +222,7 @@ mod tests {
             is_token_generated: Set(false),
             created_at: Set(Utc::now()),
             updated_at: Set(Utc::now()),
+            ..key.new_row()
         }
     }
 

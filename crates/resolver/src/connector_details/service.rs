@@ -55,13 +55,6 @@ pub async fn save(
         .map(|secret| vault.seal(key, Slot::ClientSecret, secret));
     let now = Utc::now();
     let mut row = ActiveModel {
-        id: Set(crate::random_uuid()),
-        space_guid: Set(key.space_guid.clone()),
-        account_id: Set(key.account_id.clone()),
-        integration_pack_instance_id: Set(key.integration_pack_instance_id.clone()),
-        process_id: Set(key.process_id.clone()),
-        env_id: Set(key.env_id.clone()),
-        connection_id: Set(key.connection_id.clone()),
         client_id: Set(fields.client_id.to_owned()),
         client_secret: Set(PLACEHOLDER.to_owned()),
         sealed_client_secret: Set(sealed_client_secret),
@@ -71,6 +64,7 @@ pub async fn save(
         is_token_generated: Set(fields.is_token_generated),
         created_at: Set(now),
         updated_at: Set(now),
+        ..key.new_row()
     };
     if masked.kept.is_empty() {
         return services.saves.save(key.clone(), row).await;
