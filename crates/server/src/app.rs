@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::devmode::{self, DevTokens};
 use crate::http::graphql::{ParsedQueries, PersistedQueries};
 use crate::http::rate_limit::RateLimiter;
-use crate::state::AppState;
+use crate::state::{AppState, SharedState};
 use crate::{db, http};
 
 /// A built, not yet serving, service.
@@ -116,7 +116,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         config.rate_limit_burst,
     ));
     RateLimiter::spawn_housekeeping(&rate_limiter);
-    let state = AppState {
+    let state = AppState::new(SharedState {
         schema,
         verifier,
         db,
@@ -127,7 +127,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         persisted_queries: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
         parsed_queries: Arc::new(ParsedQueries::new(config.limits.parsed_query_cache_size)),
         cors_allowed_origins: config.cors_allowed_origins.clone().into(),
-    };
+    });
     Ok(App {
         router: http::router(state.clone())?,
         state,
@@ -141,7 +141,6 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     })
 }
 
-/// `REPLICA_ID`, else the host name and process id.
 /// How many save statements may run at once: `DB_SAVE_WRITERS` on PostgreSQL, one on
 /// SQLite (which has a single writer anyway).
 fn save_writers(db: &sea_orm::DatabaseConnection, configured: u32) -> usize {
@@ -151,6 +150,7 @@ fn save_writers(db: &sea_orm::DatabaseConnection, configured: u32) -> usize {
     }
 }
 
+/// `REPLICA_ID`, else the host name and process id.
 fn replica_id(config: &Config) -> String {
     config.replica_id.clone().unwrap_or_else(|| {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "replica".to_owned());

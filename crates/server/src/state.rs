@@ -11,9 +11,27 @@ use crate::devmode::DevTokens;
 use crate::http::graphql::{ParsedQueries, PersistedQueries};
 use crate::http::rate_limit::RateLimiter;
 
-/// Shared by all handlers.
+/// Shared by all handlers. axum clones it for every handler and middleware a request
+/// passes, so it is one `Arc`: a clone is a reference count, not a copy of each field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl AppState {
+    pub fn new(shared: SharedState) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// What the handlers share.
+pub struct SharedState {
     pub schema: AppSchema,
     pub verifier: Arc<JwtVerifier>,
     pub db: DatabaseConnection,
