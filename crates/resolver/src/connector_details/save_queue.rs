@@ -133,13 +133,10 @@ fn power_of_two_at_most(n: usize) -> usize {
 async fn write(db: DatabaseConnection, mut batch: Vec<PendingSave>, _writer: OwnedSemaphorePermit) {
     metrics::histogram!("spaces_oauth_save_batch_rows").record(batch.len() as f64);
     if batch.len() == 1 {
-        for save in batch {
-            let saved = upsert(&db, save.row).await;
-            let _ = save.answer.send(saved);
-        }
-        return;
+        return one_by_one(&db, batch).await;
     }
     batch.sort_by(|a, b| a.key.cmp(&b.key));
+    // Cloned, so that the rows are still at hand for a row-by-row retry.
     let rows: Vec<ActiveModel> = batch.iter().map(|save| save.row.clone()).collect();
     match Entity::insert_many(rows)
         .on_conflict(on_conflict())
@@ -158,11 +155,16 @@ async fn write(db: DatabaseConnection, mut batch: Vec<PendingSave>, _writer: Own
         }
         Err(err) => {
             tracing::warn!(error = %err, rows = batch.len(), "batched save failed; saving one by one");
-            for save in batch {
-                let saved = upsert(&db, save.row).await;
-                let _ = save.answer.send(saved);
-            }
+            one_by_one(&db, batch).await;
         }
+    }
+}
+
+/// Upserts each save with a statement of its own and answers it.
+async fn one_by_one(db: &DatabaseConnection, batch: Vec<PendingSave>) {
+    for save in batch {
+        let saved = upsert(db, save.row).await;
+        let _ = save.answer.send(saved);
     }
 }
 
