@@ -257,6 +257,16 @@ impl TestApp {
         space_guid: Option<&str>,
         body: Value,
     ) -> (StatusCode, HeaderMap, Value) {
+        send(self.graphql_request(token, space_guid, body)).await
+    }
+
+    /// The request [`TestApp::graphql_body`] sends, unsent (to send many at once).
+    pub fn graphql_request(
+        &self,
+        token: Option<&str>,
+        space_guid: Option<&str>,
+        body: Value,
+    ) -> RequestBuilder {
         let mut request = self
             .request(Method::POST, "/graphql")
             .header("Accept", "application/json")
@@ -267,7 +277,7 @@ impl TestApp {
         if let Some(space) = space_guid {
             request = request.header("SPACE_GUID", space);
         }
-        send(request).await
+        request
     }
 }
 
@@ -323,12 +333,11 @@ impl Tenant<'_> {
 
     /// The request [`Tenant::save`] sends, to be sent later (e.g. many at once).
     pub fn save_request(&self, input: Value) -> RequestBuilder {
-        self.app
-            .request(Method::POST, "/graphql")
-            .header("Accept", "application/json")
-            .header("Authorization", format!("Bearer {}", self.token))
-            .header("SPACE_GUID", &self.space)
-            .json(&json!({ "query": super::fixtures::SAVE, "variables": { "input": input } }))
+        self.app.graphql_request(
+            Some(&self.token),
+            Some(&self.space),
+            json!({ "query": super::fixtures::SAVE, "variables": { "input": input } }),
+        )
     }
 
     /// The record at `key` (see [`super::fixtures::key_input`]), or `Value::Null`.
