@@ -27,6 +27,10 @@ use crate::record_key::RecordKey;
 /// The most rows one statement upserts (16 columns each, far below any bind limit).
 const MAX_BATCH_ROWS: usize = 32;
 
+/// The histogram of rows per save statement (the server gives it buckets up to
+/// `MAX_BATCH_ROWS`).
+pub const BATCH_ROWS_METRIC: &str = "spaces_oauth_save_batch_rows";
+
 /// The sending side of the save queue; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SaveQueue {
@@ -131,7 +135,7 @@ fn power_of_two_at_most(n: usize) -> usize {
 
 /// Writes one batch and answers each of its saves.
 async fn write(db: DatabaseConnection, mut batch: Vec<PendingSave>, _writer: OwnedSemaphorePermit) {
-    metrics::histogram!("spaces_oauth_save_batch_rows").record(batch.len() as f64);
+    metrics::histogram!(BATCH_ROWS_METRIC).record(batch.len() as f64);
     if batch.len() == 1 {
         return one_by_one(&db, batch).await;
     }

@@ -1,8 +1,8 @@
 //! Prometheus metrics (SPEC §1 `GET /metrics`): requests by route and status, GraphQL
 //! operations by root field and outcome, latency histograms, requests in flight, the
-//! database pool and the rows per save statement. Values are recorded through the `metrics` facade, so any crate (the
-//! IdP client included) can add its own; one process-wide Prometheus recorder renders
-//! them. Labels are bounded: routes are route templates, operations are the schema's
+//! database pool and the rows per save statement. Values are recorded through the
+//! `metrics` facade, so any crate (the IdP client, the save queue) can add its own; one
+//! process-wide Prometheus recorder renders them. Labels are bounded: routes are route templates, operations are the schema's
 //! root fields, outcomes are SPEC §7 codes. No label ever holds request data.
 
 use std::sync::OnceLock;
@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use resolver::connector_details::save_queue::BATCH_ROWS_METRIC;
 use sea_orm::DbBackend;
 
 use crate::state::AppState;
@@ -22,7 +23,7 @@ use crate::state::AppState;
 const LATENCY_BUCKETS: [f64; 13] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0,
 ];
-/// Rows per save statement (`spaces_oauth_save_batch_rows`), up to the batch limit.
+/// Rows per save statement (`BATCH_ROWS_METRIC`), up to the batch limit of 32.
 const BATCH_ROWS_BUCKETS: [f64; 6] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
 /// How often histogram samples are folded into buckets when nobody scrapes.
 const UPKEEP_PERIOD: Duration = Duration::from_secs(5);
@@ -36,7 +37,7 @@ pub fn install() {
             .set_buckets(&LATENCY_BUCKETS)
             .and_then(|builder| {
                 builder.set_buckets_for_metric(
-                    Matcher::Full("spaces_oauth_save_batch_rows".to_owned()),
+                    Matcher::Full(BATCH_ROWS_METRIC.to_owned()),
                     &BATCH_ROWS_BUCKETS,
                 )
             })
