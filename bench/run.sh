@@ -18,6 +18,7 @@
 #   BENCH_PORT         port of spaces-oauth (18080)
 #   BENCH_SKIP_BUILD   1: use the existing release binary
 #   BENCH_PERF         1: record a perf profile of the server during the c=16 save run
+#   BENCH_PERF_CALLGRAPH  perf's call-graph mode (fp; dwarf when the binary has no frame pointers)
 #   BENCH_SERVER_ENV   extra VAR=value settings for the server (space-separated)
 #   CARGO_TARGET_DIR   where the release binary is built (./target)
 set -euo pipefail
@@ -301,7 +302,7 @@ fi
 log "save mutation through spaces-oauth vs the same upsert in pgbench"
 for c in $CONNECTIONS; do
     if [[ $c == 16 && ${BENCH_PERF:-0} == 1 ]] && command -v perf >/dev/null; then
-        perf record -F 999 -g -o "$WORK/perf.data" -p "$SERVER_PID" -- sleep "$DURATION" >/dev/null 2>&1 &
+        perf record -F 999 --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -o "$WORK/perf.data" -p "$SERVER_PID" -- sleep "$DURATION" >/dev/null 2>&1 &
         PERF_PID=$!
         wrk_run "save_c$c" save "$c" "$DURATION"
         wait "$PERF_PID" || true
