@@ -17,6 +17,7 @@ backend_tests!(
     is_token_generated_is_stored_as_the_save_sends_it,
     variables_declared_with_the_documented_type_names_work,
     saves_sent_at_once_each_land_on_their_own_record,
+    saves_sent_at_once_to_two_writers_each_land_on_their_own_record,
 );
 
 fn time(record: &Value, field: &str) -> DateTime<Utc> {
@@ -193,9 +194,21 @@ async fn variables_declared_with_the_documented_type_names_work(backend: Backend
 /// Saves that arrive together are written together (one statement per batch); each
 /// caller must still get its own record, and saves of one key must stay one record.
 async fn saves_sent_at_once_each_land_on_their_own_record(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+    if let Some(app) = TestApp::spawn(backend).await {
+        saves_sent_at_once_land_on_their_own_record(app).await;
+    }
+}
+
+/// Two batches in flight at once (PostgreSQL; SQLite keeps one writer whatever is set).
+async fn saves_sent_at_once_to_two_writers_each_land_on_their_own_record(backend: Backend) {
+    if let Some(app) = TestApp::spawn_with(backend, |config| config.db_save_writers = 2).await {
+        saves_sent_at_once_land_on_their_own_record(app).await;
+    }
+}
+
+/// Rounds of 32 saves sent at once: each caller gets its own record, a key saved by
+/// several callers stays one record, and some statement carried more than one save.
+async fn saves_sent_at_once_land_on_their_own_record(app: TestApp) {
     let alice = app.tenant("acct-1", SAMPLE_SPACE);
     let batched_before = batch_rows(&app).await;
     for round in 0..5 {

@@ -116,8 +116,9 @@ pub struct Config {
 
     /// Save statements in flight at once on PostgreSQL (SQLite: always one). Saves that
     /// arrive while all are busy are written together by the next free one, so fewer
-    /// writers mean bigger batches and fewer commits.
-    #[arg(long, env = "DB_SAVE_WRITERS", default_value_t = 2)]
+    /// writers mean bigger batches and fewer commits; one was fastest at 16 and 64
+    /// concurrent saves (BENCHMARKS.md, change 11).
+    #[arg(long, env = "DB_SAVE_WRITERS", default_value_t = 1)]
     pub db_save_writers: u32,
 
     /// How long a request waits for a database connection before answering
@@ -205,7 +206,7 @@ impl Default for Config {
             replica_id: None,
             limits: Limits::default(),
             db_max_connections: 10,
-            db_save_writers: 2,
+            db_save_writers: 1,
             db_acquire_timeout_seconds: 3,
             shutdown_grace_seconds: 20,
         }

@@ -2,9 +2,10 @@
 //!
 //! Most of what a save costs the database is per statement, not per row: the round trip,
 //! the commit and its WAL flush, the connection's trip through the pool. So saves go
-//! through a queue served by a few writers. A save that finds a writer free is written
-//! at once, alone; saves that arrive while every writer is busy wait for the next free
-//! one, which upserts them all with one multi-row `INSERT … ON CONFLICT … RETURNING`.
+//! through a queue served by a set number of writers (the server's default is one). A
+//! save that finds a writer free is written at once, alone; saves that arrive while every
+//! writer is busy wait for the next free one, which upserts them all with one multi-row
+//! `INSERT … ON CONFLICT … RETURNING`.
 //! There is no timer: nothing waits that need not, and batches grow only with the load.
 //!
 //! A batch holds each record key once (a second save of the same key waits for the next
