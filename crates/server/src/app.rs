@@ -98,7 +98,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     let services = Services {
         db: db.clone(),
         vault,
-        saves: SaveQueue::start(db.clone(), save_writers(&db, config.db_save_writers)),
+        saves: SaveQueue::start(db.clone(), config.db_save_writers as usize),
         tokens: TokenServices {
             idp,
             public_base_url: config.public_base_url(),
@@ -139,15 +139,6 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         },
         shutdown_grace: config.shutdown_grace(),
     })
-}
-
-/// How many save statements may run at once: `DB_SAVE_WRITERS` on PostgreSQL, one on
-/// SQLite (which has a single writer anyway).
-fn save_writers(db: &sea_orm::DatabaseConnection, configured: u32) -> usize {
-    match db.get_database_backend() {
-        sea_orm::DbBackend::Sqlite => 1,
-        _ => configured.max(1) as usize,
-    }
 }
 
 /// `REPLICA_ID`, else the host name and process id.

@@ -5,8 +5,8 @@
 //! through a queue served by a set number of writers (the server's default is one). A
 //! save that finds a writer free is written at once, alone; saves that arrive while every
 //! writer is busy wait for the next free one, which upserts them all with one multi-row
-//! `INSERT … ON CONFLICT … RETURNING`.
-//! There is no timer: nothing waits that need not, and batches grow only with the load.
+//! `INSERT … ON CONFLICT … RETURNING`. There is no timer: nothing waits that need not,
+//! and batches grow only with the load.
 //!
 //! A batch holds each record key once (a second save of the same key waits for the next
 //! batch, so the later save still wins) and is sorted by key, so two batches running at
@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use entity::connector_details::{ActiveModel, Entity, Model};
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, RuntimeErr};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr, EntityTrait, RuntimeErr};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::service::{on_conflict, upsert};
@@ -47,11 +47,16 @@ struct PendingSave {
 }
 
 impl SaveQueue {
-    /// Starts the queue with `writers` statements at most in flight (1 on SQLite, which
-    /// has one writer anyway). Must be called within the Tokio runtime.
+    /// Starts the queue with `writers` statements at most in flight (at least one; always
+    /// one on SQLite, which writes one transaction at a time anyway). Must be called
+    /// within the Tokio runtime.
     pub fn start(db: DatabaseConnection, writers: usize) -> Self {
+        let writers = match db.get_database_backend() {
+            DbBackend::Sqlite => 1,
+            _ => writers.max(1),
+        };
         let (saves, queue) = mpsc::unbounded_channel();
-        let writers = Arc::new(Semaphore::new(writers.max(1)));
+        let writers = Arc::new(Semaphore::new(writers));
         tokio::spawn(dispatch(db, queue, writers));
         Self { saves }
     }
