@@ -2,8 +2,9 @@
 //! operations by root field and outcome, latency histograms, requests in flight, the
 //! database pool and the rows per save statement. Values are recorded through the
 //! `metrics` facade, so any crate (the IdP client, the save queue) can add its own; one
-//! process-wide Prometheus recorder renders them. Labels are bounded: routes are route templates, operations are the schema's
-//! root fields, outcomes are SPEC §7 codes. No label ever holds request data.
+//! process-wide Prometheus recorder renders them. Labels are bounded: routes are route
+//! templates, operations are the schema's root fields, outcomes are SPEC §7 codes. No
+//! label ever holds request data.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
