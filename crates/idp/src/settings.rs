@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::catalog::Catalog;
 use crate::discovery::Metadata;
 use crate::placeholders::{fill, fill_sample};
+use crate::secret_names::is_secret_name;
 
 /// The longest `tokenLifetimeSeconds` accepted (ten years).
 pub const MAX_LIFETIME_SECONDS: u64 = crate::answer::MAX_EXPIRES_IN_SECONDS;
@@ -56,6 +57,10 @@ pub enum DetailsError {
     /// A `{name}` placeholder has no value in the details.
     #[error("{url_key} needs a \"{name}\" value in the details for its {{{name}}} placeholder")]
     MissingPlaceholder { name: String, url_key: String },
+    /// A secret-named `authParams` key would put a vaulted value into the
+    /// authorization URL (SPEC §10).
+    #[error("authParams must not hold the secret-named key {0:?}")]
+    SecretAuthParam(String),
     /// A placeholder value could change the URL's host or path.
     #[error("the \"{name}\" value may only contain letters, digits, '.', '-' and '_'")]
     InvalidPlaceholder { name: String },
@@ -133,7 +138,8 @@ pub fn validate_switches(
 }
 
 /// The effective settings of `details` (a details JSON object with vaulted values put
-/// back or not; only non-secret keys are read).
+/// back or not; only non-secret keys are read). A secret-named `authParams` key is
+/// refused here, at generation, as SPEC §10 asks.
 pub fn effective(
     details: &Map<String, Value>,
     catalog: &Catalog,
@@ -153,6 +159,11 @@ pub fn effective(
         .map(|p| p.auth_params.clone().into_iter().collect())
         .unwrap_or_default();
     if let Some(Value::Object(own)) = details.get("authParams") {
+        if let Some(name) = own.keys().find(|k| is_secret_name(k)) {
+            return Err(DetailsError::SecretAuthParam(
+                name.chars().take(64).collect(),
+            ));
+        }
         for (name, value) in own.iter().filter_map(|(k, v)| Some((k, v.as_str()?))) {
             match auth_params.iter_mut().find(|(k, _)| k == name) {
                 Some(entry) => entry.1 = value.to_owned(),

@@ -230,3 +230,12 @@ fn discovery_fills_what_the_details_lack_even_over_catalog_defaults() {
     );
     assert!(!effective(&both, &catalog()).unwrap().needs_discovery());
 }
+
+#[test]
+fn a_secret_named_auth_param_is_refused() {
+    let d = details(json!({"authParams": {"client_secret": "dummyClientSecret"}}));
+    assert_eq!(
+        effective(&d, &catalog()).unwrap_err(),
+        DetailsError::SecretAuthParam("client_secret".into())
+    );
+}
