@@ -8,6 +8,7 @@ pub mod connector_details;
 pub mod context;
 pub mod details;
 pub mod error;
+pub mod held_token;
 pub mod key_rotation;
 pub mod record_key;
 pub mod tokens;

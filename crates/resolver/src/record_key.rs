@@ -1,6 +1,9 @@
 //! The key of a connector record (SPEC §3): the caller's tenant plus four client ids.
 //! Parsed once from GraphQL input; a `RecordKey` in hand is always valid.
 
+use entity::connector_details::{Column, Entity};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
 use crate::context::Tenant;
 use crate::error::{ApiError, ApiResult};
 
@@ -83,6 +86,31 @@ impl RecordKey {
             connection_id: Set(self.connection_id.clone()),
             ..Default::default()
         }
+    }
+
+    /// The WHERE condition matching exactly the record at this key: every statement on
+    /// one record filters with it, so none can forget the tenant.
+    pub(crate) fn condition(&self) -> sea_orm::Condition {
+        sea_orm::Condition::all()
+            .add(Column::SpaceGuid.eq(self.space_guid.as_str()))
+            .add(Column::AccountId.eq(self.account_id.as_str()))
+            .add(Column::IntegrationPackInstanceId.eq(self.integration_pack_instance_id.as_str()))
+            .add(Column::ProcessId.eq(self.process_id.as_str()))
+            .add(Column::EnvId.eq(self.env_id.as_str()))
+            .add(Column::ConnectionId.eq(self.connection_id.as_str()))
+    }
+
+    /// Selects the record at this key.
+    pub(crate) fn select(&self) -> sea_orm::Select<Entity> {
+        Entity::find().filter(self.condition())
+    }
+
+    /// The record at this key, if any.
+    pub(crate) async fn find(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+    ) -> ApiResult<Option<entity::connector_details::Model>> {
+        Ok(self.select().one(db).await?)
     }
 
     /// True when `model` is the row stored at this key.

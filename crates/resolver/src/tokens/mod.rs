@@ -12,7 +12,6 @@ pub mod policy;
 pub mod query;
 pub mod refresh;
 pub mod refresher;
-pub mod rotation;
 pub mod service;
 pub mod settings;
 pub mod states;

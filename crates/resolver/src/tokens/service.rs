@@ -15,7 +15,6 @@ use super::settings::IdpSettings;
 use super::types::{AccessTokenPayload, GenerateInput, GenerationStatus, GrantType};
 use super::{states, store};
 use crate::Services;
-use crate::connector_details::service as records;
 use crate::context::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::record_key::RecordKey;
@@ -189,7 +188,7 @@ pub async fn refresh(services: &Services, key: &RecordKey) -> ApiResult<Record> 
 /// `isTokenGenerated` (SPEC §3).
 pub async fn revoke(services: &Services, key: &RecordKey) -> ApiResult<Record> {
     let record = find(services, key).await?;
-    store::drop_tokens(&services.db, record.id).await?;
+    crate::held_token::drop_tokens(&services.db, record.id).await?;
     reload(services, &record).await
 }
 
@@ -241,9 +240,7 @@ fn lease_wait(services: &Services) -> Duration {
 }
 
 async fn find(services: &Services, key: &RecordKey) -> ApiResult<Record> {
-    records::find(&services.db, key)
-        .await?
-        .ok_or(ApiError::NotFound)
+    key.find(&services.db).await?.ok_or(ApiError::NotFound)
 }
 
 async fn reload(services: &Services, record: &Record) -> ApiResult<Record> {
