@@ -4,6 +4,7 @@
 //! [`Caller`] into the request data and executes the schema built here.
 
 pub mod client_secret;
+pub mod code;
 pub mod connector_details;
 pub mod context;
 pub mod details;
@@ -17,6 +18,7 @@ pub mod vault;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
+pub use code::Code;
 pub use context::{Caller, RequestId};
 pub use error::{ApiError, ApiResult};
 pub use vault::Vault;

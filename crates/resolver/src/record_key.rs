@@ -183,13 +183,13 @@ mod tests {
         assert!(RecordKey::parse(&tenant(), fields(&ok, "space-1")).is_ok());
         let long = "x".repeat(256);
         let err = RecordKey::parse(&tenant(), fields(&long, "space-1")).unwrap_err();
-        assert_eq!(err.code(), "IPACK_INSTANCE_ID_INVALID");
+        assert_eq!(err.code(), crate::Code::IpackInstanceIdInvalid);
     }
 
     #[test]
     fn a_catalog_guid_other_than_the_header_is_a_mismatch() {
         let err = RecordKey::parse(&tenant(), fields("p", "space-2")).unwrap_err();
-        assert_eq!(err.code(), "SPACE_GUID_MISMATCH");
+        assert_eq!(err.code(), crate::Code::SpaceGuidMismatch);
     }
 
     #[test]

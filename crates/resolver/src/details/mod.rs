@@ -335,7 +335,7 @@ mod tests {
         ] {
             assert_eq!(
                 mask(bad).unwrap_err().code(),
-                "INVALID_OAUTH_CONNECTOR_DETAILS",
+                crate::Code::InvalidOauthConnectorDetails,
                 "{bad}"
             );
         }

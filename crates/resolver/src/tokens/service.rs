@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn a_redirect_uri_elsewhere_is_refused() {
         let err = redirect_uri("https://x.example", Some("https://evil.example/cb"), "a");
-        assert_eq!(err.unwrap_err().code(), "INVALID_INPUT");
+        assert_eq!(err.unwrap_err().code(), crate::Code::InvalidInput);
         let other_account = redirect_uri(
             "https://x.example",
             Some("https://x.example/account/b/oauth2/callback"),

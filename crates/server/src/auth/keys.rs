@@ -1,6 +1,7 @@
 //! The JWT verifier: which keys and algorithms are accepted, decided by configuration
 //! and never by the token (SPEC §2).
 
+use resolver::Code;
 use std::str::FromStr;
 
 use anyhow::Context as _;
@@ -28,10 +29,10 @@ pub enum AuthError {
 
 impl AuthError {
     /// The SPEC §7 code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Expired => "TOKEN_EXPIRED",
-            _ => "UNAUTHORIZED",
+            Self::Expired => Code::TokenExpired,
+            _ => Code::Unauthorized,
         }
     }
 }

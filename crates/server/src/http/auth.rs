@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderMap, StatusCode, header};
 use resolver::Caller;
+use resolver::Code;
 
 use super::error::HttpError;
 use crate::auth::{AuthError, JwtVerifier};
@@ -60,7 +61,7 @@ fn space_guid(headers: &HeaderMap) -> Result<String, HttpError> {
     if value.is_empty() {
         return Err(HttpError::new(
             StatusCode::BAD_REQUEST,
-            "MISSING_SPACE_ID",
+            Code::MissingSpaceId,
             "the SPACE_GUID header is required",
         ));
     }
@@ -72,7 +73,7 @@ fn space_guid(headers: &HeaderMap) -> Result<String, HttpError> {
         Ok(text) if valid => Ok(text.to_owned()),
         _ => Err(HttpError::new(
             StatusCode::BAD_REQUEST,
-            "INVALID_SPACE_ID",
+            Code::InvalidSpaceId,
             format!("SPACE_GUID must be 1 to {MAX_SPACE_GUID_LEN} characters of A-Z a-z 0-9 _ -"),
         )),
     }

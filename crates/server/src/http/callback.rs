@@ -80,7 +80,7 @@ async fn handle(
                     idp_error: Some(idp),
                     ..
                 } => idp.clone(),
-                other => other.code().to_ascii_lowercase(),
+                other => other.code().as_str().to_ascii_lowercase(),
             };
             let message = match &err {
                 resolver::ApiError::Internal(_) | resolver::ApiError::DatabaseUnavailable(_) => {
