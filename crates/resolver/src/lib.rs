@@ -19,7 +19,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 pub use code::Code;
-pub use context::{Caller, RequestId};
+pub use context::{AccountId, Caller, SpaceGuid, SpaceGuidError};
 pub use error::{ApiError, ApiResult};
 pub use vault::Vault;
 

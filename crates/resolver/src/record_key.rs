@@ -159,12 +159,16 @@ pub(crate) fn check_key_string(field: &'static str, value: &str) -> ApiResult<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Caller;
+    use crate::context::{AccountId, Caller, SpaceGuid};
 
     fn tenant() -> Tenant {
-        Caller::authenticated("space-1".into(), "acct".into(), vec![])
-            .tenant()
-            .clone()
+        Caller::authenticated(
+            SpaceGuid::parse(b"space-1").unwrap(),
+            AccountId::parse("acct".into()).unwrap(),
+            vec![],
+        )
+        .tenant()
+        .clone()
     }
 
     fn fields<'a>(ipack: &'a str, catalog: &'a str) -> KeyFields<'a> {

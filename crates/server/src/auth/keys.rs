@@ -145,8 +145,7 @@ impl JwtVerifier {
         for key in &keys {
             match decode::<Map<String, Value>>(token, key, &validation) {
                 Ok(data) => {
-                    return VerifiedClaims::from_map(&data.claims, &self.account_claim)
-                        .ok_or(AuthError::Invalid("the token names no account"));
+                    return VerifiedClaims::from_map(&data.claims, &self.account_claim);
                 }
                 Err(err) => match err.kind() {
                     ErrorKind::InvalidSignature | ErrorKind::InvalidKeyFormat => continue,
