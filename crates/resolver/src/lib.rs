@@ -40,7 +40,42 @@ pub struct Services {
     pub tokens: tokens::TokenServices,
 }
 
+/// What [`Services::start`] needs besides the database and the vault.
+#[derive(Clone, Debug)]
+pub struct ServiceSettings {
+    /// Save statements in flight at most (the save queue's writers; one on SQLite).
+    pub save_writers: usize,
+    /// The operator's policy for outbound calls to identity providers (SPEC §6).
+    pub idp: tokens::policy::IdpPolicy,
+    /// The server's callback URLs.
+    pub callbacks: tokens::CallbackUrls,
+    /// This replica's name in lease owners.
+    pub replica: String,
+}
+
 impl Services {
+    /// Starts the resolver's services over `db` and `vault`: the save queue and the
+    /// IdP client. The server's one entry point; must be called within Tokio.
+    pub fn start(
+        db: DatabaseConnection,
+        vault: Vault,
+        settings: ServiceSettings,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            saves: connector_details::save_queue::SaveQueue::start(
+                db.clone(),
+                settings.save_writers,
+            ),
+            tokens: tokens::TokenServices {
+                idp: tokens::http::IdpClient::new(settings.idp)?,
+                callbacks: settings.callbacks,
+                replica: settings.replica,
+            },
+            db,
+            vault,
+        })
+    }
+
     /// The services of the schema being executed.
     pub fn of<'a>(ctx: &async_graphql::Context<'a>) -> ApiResult<&'a Services> {
         ctx.data::<Services>()

@@ -37,11 +37,8 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
                 .post(graphql::post)
                 .fallback(method_not_allowed),
         )
-        .route("/oauth2/callback", get(callback::callback))
-        .route(
-            "/account/{account_id}/oauth2/callback",
-            get(callback::account_callback),
-        )
+        .route(callback::PATH, get(callback::callback))
+        .route(callback::ACCOUNT_PATH, get(callback::account_callback))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
