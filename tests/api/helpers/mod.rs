@@ -33,8 +33,10 @@ pub mod fixtures;
 pub mod jwks;
 pub mod logs;
 pub mod tokens;
+pub mod webhooks;
+pub mod ws;
 
-pub use app::{Tenant, TestApp};
+pub use app::{Replica, Tenant, TestApp};
 pub use backend::Backend;
 pub use fixtures::*;
 pub use tokens::TokenBuilder;
