@@ -62,6 +62,7 @@ pub async fn complete(
     .await?;
     store::store_generated(
         &services.db,
+        &services.events,
         &services.vault,
         &record,
         GrantType::AuthorizationCode,
