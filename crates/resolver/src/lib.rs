@@ -4,12 +4,14 @@
 //! [`Caller`] into the request data and executes the schema built here.
 
 pub mod client_secret;
+pub mod code;
 pub mod connection_events;
 pub mod connection_status;
 pub mod connector_details;
 pub mod context;
 pub mod details;
 pub mod error;
+pub mod held_token;
 pub mod key_rotation;
 pub mod record_key;
 pub mod tokens;
@@ -18,7 +20,8 @@ pub mod vault;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-pub use context::{Caller, RequestId};
+pub use code::Code;
+pub use context::{AccountId, Caller, SpaceGuid, SpaceGuidError};
 pub use error::{ApiError, ApiResult};
 pub use vault::Vault;
 
@@ -41,7 +44,45 @@ pub struct Services {
     pub events: events::Events,
 }
 
+/// What [`Services::start`] needs besides the database and the vault.
+#[derive(Clone, Debug)]
+pub struct ServiceSettings {
+    /// Save statements in flight at most (the save queue's writers; one on SQLite).
+    pub save_writers: usize,
+    /// The operator's policy for outbound calls to identity providers (SPEC §6).
+    pub idp: tokens::policy::IdpPolicy,
+    /// The server's callback URLs.
+    pub callbacks: tokens::CallbackUrls,
+    /// This replica's name in lease owners.
+    pub replica: String,
+    /// The events outbox and the live bus (SPEC §12).
+    pub events: events::Events,
+}
+
 impl Services {
+    /// Starts the resolver's services over `db` and `vault`: the save queue and the
+    /// IdP client. The server's one entry point; must be called within Tokio.
+    pub fn start(
+        db: DatabaseConnection,
+        vault: Vault,
+        settings: ServiceSettings,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            saves: connector_details::save_queue::SaveQueue::start(
+                db.clone(),
+                settings.save_writers,
+            ),
+            tokens: tokens::TokenServices {
+                idp: tokens::http::IdpClient::new(settings.idp)?,
+                callbacks: settings.callbacks,
+                replica: settings.replica,
+            },
+            events: settings.events,
+            db,
+            vault,
+        })
+    }
+
     /// The services of the schema being executed.
     pub fn of<'a>(ctx: &async_graphql::Context<'a>) -> ApiResult<&'a Services> {
         ctx.data::<Services>()

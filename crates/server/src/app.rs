@@ -9,12 +9,9 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::serve::ListenerExt as _;
 use migration::{Migrator, MigratorTrait};
-use resolver::connector_details::save_queue::SaveQueue;
-use resolver::tokens::TokenServices;
-use resolver::tokens::http::IdpClient;
 use resolver::tokens::policy::IdpPolicy;
 use resolver::tokens::refresher::{self, RefresherSettings};
-use resolver::{QueryLimits, Services, Vault};
+use resolver::{QueryLimits, ServiceSettings, Services, Vault};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -105,28 +102,24 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         depth: config.limits.max_query_depth,
         complexity: config.limits.max_query_complexity,
     };
-    let idp = IdpClient::new(IdpPolicy {
-        allow_http: config.idp_allow_http.clone(),
-        allowed_hosts: config.idp_allowed_hosts.clone(),
-        timeout: std::time::Duration::from_secs(config.limits.idp_timeout_seconds.max(1)),
-        max_response_bytes: config.idp_max_response_bytes,
-    })
-    .context("cannot build the HTTP client for identity providers")?;
-    let services = Services {
-        db: db.clone(),
-        vault,
-        saves: SaveQueue::start(db.clone(), config.db_save_writers as usize),
-        tokens: TokenServices {
-            idp,
-            public_base_url: config.public_base_url(),
-            replica: replica_id(config),
+    let settings = ServiceSettings {
+        save_writers: config.db_save_writers as usize,
+        idp: IdpPolicy {
+            allow_http: config.idp_allow_http.clone(),
+            allowed_hosts: config.idp_allowed_hosts.clone(),
+            timeout: std::time::Duration::from_secs(config.limits.idp_timeout_seconds.max(1)),
+            max_response_bytes: config.idp_max_response_bytes,
         },
+        callbacks: http::callback::urls(config.public_base_url()),
+        replica: replica_id(config),
         events: events::Events::new(
             webhooks.urls.clone(),
             db.get_database_backend(),
             events::Bus::new(config.ws_max_subscriptions_per_account),
         ),
     };
+    let services = Services::start(db.clone(), vault, settings)
+        .context("cannot build the HTTP client for identity providers")?;
     let schema = resolver::build_schema(services.clone(), limits);
     let dev_tokens = match (keys.dev_jwt, keys.hs256_secret) {
         (true, Some(secret)) => Some(Arc::new(DevTokens::new(secret))),

@@ -9,7 +9,6 @@ pub mod config;
 pub mod db;
 pub mod devmode;
 pub mod http;
-pub mod log_writer;
 pub mod state;
 pub mod telemetry;
 pub mod webhooks;

@@ -34,8 +34,6 @@ struct RunningServer {
 pub struct TestApp {
     /// Where the server listens now (changes on restart).
     pub address: SocketAddr,
-    /// The backend of the database.
-    pub backend: Backend,
     /// The configuration the server was (re)started with; `restart` reuses it.
     pub config: Config,
     /// The HS256 secret bearer tokens are signed with.
@@ -90,7 +88,6 @@ impl TestApp {
             .expect("cannot build the HTTP client");
         let mut app = Self {
             address: config.bind_addr,
-            backend,
             config,
             hs256_secret,
             client,
@@ -152,11 +149,6 @@ impl TestApp {
         self.stop().await;
         adjust(&mut self.config);
         self.start().await
-    }
-
-    /// True while a server is running.
-    pub fn is_running(&self) -> bool {
-        self.server.is_some()
     }
 
     /// The test's temporary directory (for key files and the like).
@@ -232,7 +224,6 @@ impl TestApp {
     pub fn tenant(&self, account: &str, space: &str) -> Tenant<'_> {
         Tenant {
             app: self,
-            account: account.to_owned(),
             space: space.to_owned(),
             token: self.token(account, Some(space)),
         }
@@ -344,7 +335,6 @@ impl Replica {
 /// One caller (account + Space, with a token limited to that Space).
 pub struct Tenant<'a> {
     pub app: &'a TestApp,
-    pub account: String,
     pub space: String,
     pub token: String,
 }

@@ -77,15 +77,6 @@ impl TestDatabase {
             postgres: Some((admin_url, name)),
         })
     }
-
-    /// The backend of this database.
-    pub fn backend(&self) -> Backend {
-        if self.postgres.is_some() {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
 }
 
 impl Drop for TestDatabase {

@@ -22,9 +22,6 @@
 //! through the process environment; the real binary runs as a child process
 //! ([`binary`]) with variables set on the child only.
 
-// Each test module uses a different part of the harness; none uses all of it.
-#![allow(dead_code, unused_imports, unused_macros)]
-
 pub mod app;
 pub mod backend;
 pub mod binary;
@@ -36,7 +33,7 @@ pub mod tokens;
 pub mod webhooks;
 pub mod ws;
 
-pub use app::{Replica, Tenant, TestApp};
+pub use app::{Tenant, TestApp};
 pub use backend::Backend;
 pub use fixtures::*;
 pub use tokens::TokenBuilder;

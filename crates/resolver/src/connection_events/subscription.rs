@@ -10,8 +10,8 @@ use events::{SlowConsumer, Subscriber};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::types::ConnectionEvent;
-use crate::Services;
 use crate::context::{self, Tenant};
+use crate::{Code, Services};
 
 /// The subscription root of connection events.
 #[derive(Default)]
@@ -34,7 +34,7 @@ impl ConnectionEventsSubscription {
             .subscribe(tenant.account_id())
             .map_err(|limit| {
                 async_graphql::Error::new(limit.to_string())
-                    .extend_with(|_, ext| ext.set("code", "RATE_LIMITED"))
+                    .extend_with(|_, ext| ext.set("code", Code::RateLimited.as_str()))
             })?;
         let live = Live {
             subscriber,

@@ -6,6 +6,7 @@
 //! Resolved here, before the operation is classified, so that a persisted mutation is
 //! refused over GET like any other (SPEC §1).
 
+use resolver::Code;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
@@ -40,7 +41,7 @@ impl PersistedQueries {
         let Some(cache) = &self.cache else {
             return Err(HttpError::new(
                 StatusCode::BAD_REQUEST,
-                "PERSISTED_QUERY_NOT_SUPPORTED",
+                Code::PersistedQueryNotSupported,
                 "PersistedQueryNotSupported",
             ));
         };
@@ -55,7 +56,7 @@ impl PersistedQueries {
                 // The protocol's signal to resend with the query: a GraphQL error, 200.
                 None => Err(HttpError::new(
                     StatusCode::OK,
-                    "PERSISTED_QUERY_NOT_FOUND",
+                    Code::PersistedQueryNotFound,
                     "PersistedQueryNotFound",
                 )),
             };
@@ -111,7 +112,7 @@ mod tests {
         let query = "{ __typename }";
         let hash = hex::encode(Sha256::digest(query));
         let missing = store.resolve(&mut request("", &hash)).err().map(|e| e.code);
-        assert_eq!(missing, Some("PERSISTED_QUERY_NOT_FOUND"));
+        assert_eq!(missing, Some(Code::PersistedQueryNotFound));
         assert!(store.resolve(&mut request(query, &hash)).is_ok());
         let mut by_hash = request("", &hash);
         assert!(store.resolve(&mut by_hash).is_ok());
