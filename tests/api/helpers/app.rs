@@ -233,12 +233,6 @@ impl TestApp {
         self.client.request(method, self.url(path))
     }
 
-    /// The text of `GET /metrics`.
-    pub async fn metrics(&self) -> String {
-        let response = self.request(Method::GET, "/metrics").send().await;
-        response.unwrap().text().await.unwrap()
-    }
-
     /// A second server on the same database and configuration (another replica).
     pub async fn replica(&self) -> Replica {
         let built = server::build(&self.config)
