@@ -7,6 +7,7 @@
 mod helpers;
 
 mod auth;
+mod connection_test;
 mod connector_details;
 mod details_json;
 mod events;

@@ -17,6 +17,7 @@ pub enum Code {
     GrantTypeNotSupported,
     ClientSecretRequired,
     IdpTokenRequestFailed,
+    TestRequestFailed,
     RateLimited,
     DatabaseUnavailable,
     GenericSystemError,
@@ -26,7 +27,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in SPEC §7 order.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 18] = [
         Self::Unauthorized,
         Self::TokenExpired,
         Self::MissingSpaceId,
@@ -39,6 +40,7 @@ impl Code {
         Self::GrantTypeNotSupported,
         Self::ClientSecretRequired,
         Self::IdpTokenRequestFailed,
+        Self::TestRequestFailed,
         Self::RateLimited,
         Self::DatabaseUnavailable,
         Self::GenericSystemError,
@@ -61,6 +63,7 @@ impl Code {
             Self::GrantTypeNotSupported => "GRANT_TYPE_NOT_SUPPORTED",
             Self::ClientSecretRequired => "CLIENT_SECRET_REQUIRED",
             Self::IdpTokenRequestFailed => "IDP_TOKEN_REQUEST_FAILED",
+            Self::TestRequestFailed => "TEST_REQUEST_FAILED",
             Self::RateLimited => "RATE_LIMITED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Self::GenericSystemError => "GENERIC_SYSTEM_ERROR",

@@ -7,6 +7,7 @@ pub mod client_secret;
 pub mod code;
 pub mod connection_events;
 pub mod connection_status;
+pub mod connection_test;
 pub mod connector_details;
 pub mod context;
 pub mod details;
@@ -103,6 +104,7 @@ pub struct Mutation(
     connector_details::mutation::ConnectorDetailsMutation,
     client_secret::mutation::ClientSecretMutation,
     tokens::mutation::TokenMutation,
+    connection_test::mutation::ConnectionTestMutation,
 );
 
 /// Every subscription of the service.
