@@ -14,20 +14,25 @@ use sea_orm::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
+use events::{ConnectionStatus, EventType, Events};
+
 use super::grants::IssuedToken;
 use super::types::GrantType;
+use crate::connection_events::emit;
 use crate::details::{fingerprint, sealed};
 use crate::error::{ApiError, ApiResult};
 use crate::held_token::row;
 use crate::record_key::RecordKey;
 use crate::vault::{Slot, Vault};
 
-/// Stores a newly generated token for `record` and sets `isTokenGenerated` (SPEC §6).
+/// Stores a newly generated token for `record` and sets `isTokenGenerated` (SPEC §6);
+/// the `connection.token_generated` event goes in the same transaction (SPEC §12).
 /// If the record's token settings changed since `record` was read, nothing is stored
-/// (the token was asked for with settings the record no longer has) and the answer is
-/// `INVALID_OAUTH_CONNECTOR_DETAILS`.
+/// (the token was asked for with settings the record no longer has), no event is
+/// written, and the answer is `INVALID_OAUTH_CONNECTOR_DETAILS`.
 pub async fn store_generated(
     db: &DatabaseConnection,
+    events: &Events,
     vault: &Vault,
     record: &Record,
     grant: GrantType,
@@ -103,7 +108,16 @@ pub async fn store_generated(
         )
         .exec_without_returning(&txn)
         .await?;
+    let emitted = emit::emit(
+        events,
+        &txn,
+        EventType::TokenGenerated,
+        record,
+        ConnectionStatus::Active,
+    )
+    .await?;
     txn.commit().await?;
+    events.committed(emitted);
     Ok(())
 }
 
