@@ -5,6 +5,7 @@
 mod cluster;
 mod cors;
 mod fuzz;
+mod graphiql;
 mod graphql_over_http;
 mod limits;
 mod node;

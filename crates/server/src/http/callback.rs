@@ -5,7 +5,7 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use resolver::tokens::callback::{self, CallbackError};
@@ -146,22 +146,11 @@ fn page(outcome: Outcome) -> Response {
          <script>{SCRIPT}</script></body></html>"
     );
     let mut response = (status, Html(html)).into_response();
-    let headers = response.headers_mut();
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(SCRIPT));
-    if let Ok(csp) =
-        HeaderValue::from_str(&format!("default-src 'none'; script-src 'sha256-{hash}'"))
-    {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // The URL holds the authorization code: never send it on as a referrer.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
+    // The URL holds the authorization code: `no-referrer` keeps it from going on.
+    super::set_page_headers(
+        response.headers_mut(),
+        &format!("default-src 'none'; script-src 'sha256-{hash}'"),
     );
     response
 }

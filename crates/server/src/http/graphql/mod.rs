@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Response as HttpResponse};
+use axum::response::Response as HttpResponse;
 use serde::Deserialize;
 
 pub use apq::PersistedQueries;
@@ -145,7 +145,7 @@ pub async fn get(
 ) -> HttpResponse {
     let query = uri.query().unwrap_or_default();
     if wants_html(&headers) && !query.split('&').any(|pair| pair.starts_with("query=")) {
-        return graphiql_page(&state).into_response();
+        return graphiql_page(&state, &headers);
     }
     let started = Instant::now();
     let mut observed = Observed {
@@ -225,7 +225,7 @@ fn not_acceptable() -> HttpError {
     )
 }
 
-fn graphiql_page(state: &AppState) -> Html<String> {
+fn graphiql_page(state: &AppState, headers: &HeaderMap) -> HttpResponse {
     let (space, authorization) = match state
         .dev_tokens
         .as_ref()
@@ -237,5 +237,5 @@ fn graphiql_page(state: &AppState) -> Html<String> {
         ),
         None => ("<your Space guid>".to_owned(), "Bearer <token>".to_owned()),
     };
-    Html(graphiql::page(&space, &authorization))
+    graphiql::page(&space, &authorization, graphiql::host(headers))
 }
