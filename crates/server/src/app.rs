@@ -1,13 +1,12 @@
 //! Start-up: keys, database, migrations, the vault check, the schema and the router;
 //! then serving until SIGTERM/SIGINT, draining in-flight requests.
 
-use std::future::{Future, IntoFuture as _};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::serve::ListenerExt as _;
 use migration::{Migrator, MigratorTrait};
 use resolver::connector_details::save_queue::SaveQueue;
 use resolver::tokens::TokenServices;
@@ -17,13 +16,13 @@ use resolver::tokens::refresher::{self, RefresherSettings};
 use resolver::{QueryLimits, Services, Vault};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::devmode::{self, DevTokens};
 use crate::http::graphql::{ParsedQueries, PersistedQueries};
 use crate::http::rate_limit::RateLimiter;
+use crate::listen::{self, ConnectionLimits};
 use crate::state::{AppState, SharedState};
 use crate::{db, http};
 
@@ -37,6 +36,8 @@ pub struct App {
     pub refresher: RefresherSettings,
     /// How long in-flight requests may run on after the shutdown signal.
     pub shutdown_grace: Duration,
+    /// Header read time and size limits of connections.
+    pub connections: ConnectionLimits,
 }
 
 impl App {
@@ -138,6 +139,10 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             batch: 100,
         },
         shutdown_grace: config.shutdown_grace(),
+        connections: ConnectionLimits {
+            header_read_timeout: Duration::from_secs(config.limits.header_read_timeout_seconds),
+            max_header_bytes: config.limits.max_header_bytes,
+        },
     })
 }
 
@@ -167,40 +172,16 @@ pub async fn serve(
         let mut stopped = stopped;
         let _ = stopped.wait_for(|stop| *stop).await;
     });
-    let signalled = Arc::new(Notify::new());
-    let notify = signalled.clone();
-    // Responses go out as soon as they are written, not held back by Nagle's algorithm
-    // waiting for an ACK of the previous segment.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
-        }
-    });
-    let server = axum::serve(listener, app.router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop.send(true);
-            notify.notify_one();
-        })
-        .into_future();
+    let drained = listen::serve_until(app.router, listener, &app.connections, shutdown).await;
+    let _ = stop.send(true);
     let grace = app.shutdown_grace;
-    let deadline = async move {
-        signalled.notified().await;
-        tokio::time::sleep(grace).await;
-    };
-    let result = tokio::select! {
-        served = server => served.map_err(anyhow::Error::from),
-        () = deadline => {
-            tracing::warn!(
-                grace_seconds = grace.as_secs(),
-                "in-flight requests still running after the shutdown grace period; abandoning them"
-            );
-            Ok(())
-        }
-    };
-    // Also stops the refresher when serving failed rather than shut down.
+    if tokio::time::timeout(grace, drained.wait()).await.is_err() {
+        tracing::warn!(
+            grace_seconds = grace.as_secs(),
+            "in-flight requests still running after the shutdown grace period; abandoning them"
+        );
+    }
     refresher.abort();
-    result?;
     Ok(())
 }
 

@@ -154,6 +154,15 @@ pub struct Limits {
     #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 15)]
     pub request_timeout_seconds: u64,
 
+    /// Longest a client may take to send a request's headers, in seconds; then the
+    /// connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_read_timeout_seconds: u64,
+
+    /// Largest request head (request line and headers), in bytes; larger answers 431.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    pub max_header_bytes: usize,
+
     /// Longest a call to an identity provider may take, in seconds.
     #[arg(long, env = "IDP_TIMEOUT_SECONDS", default_value_t = 10)]
     pub idp_timeout_seconds: u64,
@@ -221,6 +230,8 @@ impl Default for Limits {
             max_query_complexity: 1000,
             max_batch_operations: 10,
             request_timeout_seconds: 15,
+            header_read_timeout_seconds: 10,
+            max_header_bytes: 32 * 1024,
             idp_timeout_seconds: 10,
             apq_cache_size: 1000,
             parsed_query_cache_size: 256,

@@ -3,6 +3,7 @@
 //! malformed input, and the Node-driven audit and browser checks.
 
 mod cluster;
+mod connections;
 mod cors;
 mod fuzz;
 mod graphiql;
