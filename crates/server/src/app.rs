@@ -59,6 +59,9 @@ impl App {
 /// is loaded, and assembles the router.
 pub async fn build(config: &Config) -> anyhow::Result<App> {
     let keys = devmode::resolve_keys(config)?;
+    if keys.dev_jwt {
+        devmode::check_bind_addr(config)?;
+    }
     let vault = Vault::from_keys(keys.vault_keys.expose_secret())?;
     let url = devmode::database_url(config)?;
     // Migrate over a connection of its own, closed before serving: an SQLite connection

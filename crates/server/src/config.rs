@@ -19,6 +19,11 @@ pub struct Config {
     #[arg(long, env = "BIND_ADDR", default_value = DEFAULT_BIND_ADDR)]
     pub bind_addr: SocketAddr,
 
+    /// Let dev mode (generated keys) listen on a non-loopback BIND_ADDR. GraphiQL still
+    /// pre-fills its dev token for loopback clients only.
+    #[arg(long, env = "DEV_MODE_ALLOW_REMOTE", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
+    pub dev_mode_allow_remote: bool,
+
     /// `sqlite://…` or `postgres://…`; default an SQLite file under DATA_DIR.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
@@ -191,6 +196,7 @@ impl Default for Config {
             bind_addr: DEFAULT_BIND_ADDR
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            dev_mode_allow_remote: false,
             database_url: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             jwt_hs256_secret: None,
