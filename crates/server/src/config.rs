@@ -155,6 +155,10 @@ pub struct Limits {
     #[arg(long, env = "MAX_BATCH_OPERATIONS", default_value_t = 10)]
     pub max_batch_operations: usize,
 
+    /// Most root fields (aliases count) in one operation; each costs one rate-limit token.
+    #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = 20)]
+    pub max_root_fields: usize,
+
     /// Longest a request may take, in seconds.
     #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 15)]
     pub request_timeout_seconds: u64,
@@ -235,6 +239,7 @@ impl Default for Limits {
             max_query_depth: 16,
             max_query_complexity: 1000,
             max_batch_operations: 10,
+            max_root_fields: 20,
             request_timeout_seconds: 15,
             header_read_timeout_seconds: 10,
             max_header_bytes: 32 * 1024,

@@ -39,8 +39,8 @@ impl RateLimiter {
         }
     }
 
-    /// Takes `cost` tokens (one per operation) from `account`'s bucket, or says when to
-    /// come back.
+    /// Takes `cost` tokens (one per root field, SPEC §13) from `account`'s bucket, or
+    /// says when to come back.
     pub fn check(&self, account: &str, cost: usize) -> Result<(), HttpError> {
         let Some(buckets) = &self.buckets else {
             return Ok(());
