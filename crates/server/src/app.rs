@@ -128,7 +128,10 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         limits: config.limits.clone(),
         dev_tokens,
         rate_limiter,
-        persisted_queries: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
+        persisted_queries: Arc::new(PersistedQueries::new(
+            config.limits.apq_cache_size,
+            config.limits.apq_cache_bytes,
+        )),
         parsed_queries: Arc::new(ParsedQueries::new(config.limits.parsed_query_cache_size)),
         cors_allowed_origins: config.cors_allowed_origins.clone().into(),
     });

@@ -180,6 +180,10 @@ pub struct Limits {
     #[arg(long, env = "APQ_CACHE_SIZE", default_value_t = 1000)]
     pub apq_cache_size: usize,
 
+    /// Bytes of query text kept by automatic persisted queries, at most.
+    #[arg(long, env = "APQ_CACHE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub apq_cache_bytes: usize,
+
     /// Parsed GraphQL documents kept by query text (up to 4 KiB each), so a document
     /// sent again with other variables is not parsed again; 0 disables the cache.
     #[arg(long, env = "PARSED_QUERY_CACHE_SIZE", default_value_t = 256)]
@@ -245,6 +249,7 @@ impl Default for Limits {
             max_header_bytes: 32 * 1024,
             idp_timeout_seconds: 10,
             apq_cache_size: 1000,
+            apq_cache_bytes: 4 * 1024 * 1024,
             parsed_query_cache_size: 256,
         }
     }

@@ -48,8 +48,9 @@ pub(super) async fn execute(
     let mut needs_caller = false;
     // Root fields of the whole batch: the rate-limit cost (SPEC §13).
     let mut cost = 0usize;
+    let mut registrations = Vec::new();
     for request in batch.iter_mut() {
-        state.persisted_queries.resolve(request)?;
+        registrations.extend(state.persisted_queries.resolve(request)?);
         // Not a GraphQL-over-HTTP request at all: 400 whatever the media type.
         if request.query.trim().is_empty() {
             return Err(HttpError::bad_request(
@@ -115,6 +116,10 @@ pub(super) async fn execute(
         state
             .rate_limiter
             .check(caller.tenant().account_id(), cost)?;
+        // Only now: anonymous callers must not fill the APQ store (SPEC §13).
+        for registration in registrations {
+            state.persisted_queries.register(registration);
+        }
         batch = batch.data(caller);
     }
     batch = batch.data(resolver::RequestId(request_id.0.clone()));
