@@ -120,6 +120,11 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         config.rate_limit_burst,
     ));
     RateLimiter::spawn_housekeeping(&rate_limiter);
+    let callback_limiter = Arc::new(RateLimiter::new(
+        config.callback_rate_limit_rps,
+        config.callback_rate_limit_burst,
+    ));
+    RateLimiter::spawn_housekeeping(&callback_limiter);
     let state = AppState::new(SharedState {
         schema,
         verifier,
@@ -128,6 +133,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         limits: config.limits.clone(),
         dev_tokens,
         rate_limiter,
+        callback_limiter,
         persisted_queries: Arc::new(PersistedQueries::new(
             config.limits.apq_cache_size,
             config.limits.apq_cache_bytes,

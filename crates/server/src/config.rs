@@ -88,6 +88,15 @@ pub struct Config {
     #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 100)]
     pub rate_limit_burst: u32,
 
+    /// OAuth callbacks per second per client address (token bucket, checked before the
+    /// database is touched); 0 disables the limit.
+    #[arg(long, env = "CALLBACK_RATE_LIMIT_RPS", default_value_t = 2)]
+    pub callback_rate_limit_rps: u32,
+
+    /// Burst size of the per-address callback bucket.
+    #[arg(long, env = "CALLBACK_RATE_LIMIT_BURST", default_value_t = 20)]
+    pub callback_rate_limit_burst: u32,
+
     /// IdP hosts allowed over plain http, comma-separated.
     #[arg(long, env = "IDP_ALLOW_HTTP", value_delimiter = ',')]
     pub idp_allow_http: Vec<String>,
@@ -221,6 +230,8 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             rate_limit_rps: 50,
             rate_limit_burst: 100,
+            callback_rate_limit_rps: 2,
+            callback_rate_limit_burst: 20,
             idp_allow_http: Vec::new(),
             idp_allowed_hosts: Vec::new(),
             idp_max_response_bytes: 256 * 1024,

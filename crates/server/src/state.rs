@@ -42,6 +42,8 @@ pub struct SharedState {
     pub dev_tokens: Option<Arc<DevTokens>>,
     /// Per-account token buckets (SPEC §8).
     pub rate_limiter: Arc<RateLimiter>,
+    /// Per-client-address token buckets of the OAuth callback (SPEC §13).
+    pub callback_limiter: Arc<RateLimiter>,
     /// Automatic persisted queries (Apollo APQ).
     pub persisted_queries: Arc<PersistedQueries>,
     /// Parsed GraphQL documents by query text.

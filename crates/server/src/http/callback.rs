@@ -3,15 +3,18 @@
 //! resolver's; this answers the small page that says how it went and tells the Space UI
 //! through `window.opener.postMessage`. IdP text is shown HTML-escaped, never as markup.
 
+use axum::Extension;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use resolver::tokens::callback::{self, CallbackError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::rate_limit;
+use crate::listen::ClientAddr;
 use crate::state::AppState;
 
 /// The query string an IdP sends back (RFC 6749 §4.1.2).
@@ -26,18 +29,48 @@ pub struct CallbackParams {
 /// `/oauth2/callback`.
 pub async fn callback(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
     params: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Response {
-    handle(&state, params, None).await
+    limited(&state, client, || handle(&state, params, None)).await
 }
 
 /// `/account/{accountId}/oauth2/callback`: the state must belong to that account.
 pub async fn account_callback(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
     Path(account_id): Path<String>,
     params: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Response {
-    handle(&state, params, Some(account_id)).await
+    limited(&state, client, || handle(&state, params, Some(account_id))).await
+}
+
+/// Runs `next` unless the client's address is over its callback rate (SPEC §13): the
+/// callback is public and every call with a `state` costs a database statement, so
+/// the limit comes first. 429 with `Retry-After` and a page saying so.
+async fn limited<F: Future<Output = Response>>(
+    state: &AppState,
+    client: Option<Extension<ClientAddr>>,
+    next: impl FnOnce() -> F,
+) -> Response {
+    if let Some(Extension(ConnectInfo(addr))) = client
+        && let Err(refused) = state
+            .callback_limiter
+            .check(&rate_limit::client_key(addr.ip()), 1)
+    {
+        let mut response = page(Outcome::failure(
+            "rate_limited",
+            "Too many authorization callbacks from this address; try again shortly.",
+        ));
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        if let Some(seconds) = refused.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        return response;
+    }
+    next().await
 }
 
 async fn handle(
