@@ -139,6 +139,11 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             config.limits.apq_cache_bytes,
         )),
         parsed_queries: Arc::new(ParsedQueries::new(config.limits.parsed_query_cache_size)),
+        space_ui_origins: http::callback::space_ui_origins(
+            &config.space_ui_origins,
+            &config.cors_allowed_origins,
+        )?
+        .into(),
         cors_allowed_origins: config.cors_allowed_origins.clone().into(),
     });
     Ok(App {

@@ -76,6 +76,11 @@ pub struct Config {
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
 
+    /// Origins of the Space UIs the OAuth callback page posts its result to,
+    /// comma-separated; default those of CORS_ALLOWED_ORIGINS (never `*`).
+    #[arg(long, env = "SPACE_UI_ORIGINS", value_delimiter = ',')]
+    pub space_ui_origins: Vec<String>,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -227,6 +232,7 @@ impl Default for Config {
             vault_keys: None,
             public_base_url: None,
             cors_allowed_origins: Vec::new(),
+            space_ui_origins: Vec::new(),
             log_format: LogFormat::Pretty,
             rate_limit_rps: 50,
             rate_limit_burst: 100,

@@ -48,6 +48,8 @@ pub struct SharedState {
     pub persisted_queries: Arc<PersistedQueries>,
     /// Parsed GraphQL documents by query text.
     pub parsed_queries: Arc<ParsedQueries>,
+    /// Where the OAuth callback page posts its message: origins separated by spaces.
+    pub space_ui_origins: Arc<str>,
     /// Origins allowed by CORS (SPEC §1).
     pub cors_allowed_origins: Arc<[String]>,
 }

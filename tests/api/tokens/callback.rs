@@ -12,7 +12,33 @@ backend_tests!(
     an_unknown_state_is_refused_with_400,
     an_expired_state_is_refused_with_400,
     callbacks_from_one_address_over_its_rate_are_refused_with_429,
+    the_callback_page_posts_only_to_the_configured_space_ui_origins,
 );
+
+async fn the_callback_page_posts_only_to_the_configured_space_ui_origins(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.cors_allowed_origins = vec!["https://ui.example.com".to_owned(), "*".to_owned()];
+    })
+    .await
+    else {
+        return;
+    };
+    let page = app
+        .request(Method::GET, "/oauth2/callback")
+        .query(&[("error", "access_denied")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("data-origins=\"https://ui.example.com\""),
+        "{page}"
+    );
+    assert!(!page.contains("'*'"), "posts to any origin: {page}");
+    assert!(page.contains("postMessage(m,t)"), "{page}");
+}
 
 async fn callbacks_from_one_address_over_its_rate_are_refused_with_429(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |c| {

@@ -58,10 +58,13 @@ async fn limited<F: Future<Output = Response>>(
             .callback_limiter
             .check(&rate_limit::client_key(addr.ip()), 1)
     {
-        let mut response = page(Outcome::failure(
-            "rate_limited",
-            "Too many authorization callbacks from this address; try again shortly.",
-        ));
+        let mut response = render(
+            Outcome::failure(
+                "rate_limited",
+                "Too many authorization callbacks from this address; try again shortly.",
+            ),
+            &state.space_ui_origins,
+        );
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         if let Some(seconds) = refused.retry_after {
             response
@@ -78,6 +81,7 @@ async fn handle(
     params: Result<Query<CallbackParams>, QueryRejection>,
     account: Option<String>,
 ) -> Response {
+    let page = |outcome| render(outcome, &state.space_ui_origins);
     let Ok(Query(params)) = params else {
         return page(Outcome::failure(
             "invalid_request",
@@ -141,14 +145,16 @@ impl Outcome {
     }
 }
 
-/// Posts `{type, status, error}` to the opener; the data comes from escaped attributes,
-/// so no IdP text is ever part of the script.
+/// Posts `{type, status, error}` to the opener, addressed to each configured Space UI
+/// origin (never `'*'`: the message must not reach whatever page opened this one); the
+/// data comes from escaped attributes, so no IdP text is ever part of the script.
 const SCRIPT: &str = "(function(){var r=document.getElementById('result');\
 var m={type:'spaces-oauth-token',status:r.getAttribute('data-status'),\
 error:r.getAttribute('data-error')||null};\
-if(window.opener){window.opener.postMessage(m,'*');}})();";
+var o=(r.getAttribute('data-origins')||'').split(' ').filter(Boolean);\
+if(window.opener){o.forEach(function(t){window.opener.postMessage(m,t);});}})();";
 
-fn page(outcome: Outcome) -> Response {
+fn render(outcome: Outcome, origins: &str) -> Response {
     let (status, data_status, data_error, title, body) = match &outcome {
         Outcome::Success => (
             StatusCode::OK,
@@ -175,8 +181,10 @@ fn page(outcome: Outcome) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>{title}</title></head><body>\
-         <main id=\"result\" data-status=\"{data_status}\" data-error=\"{data_error}\">{body}</main>\
-         <script>{SCRIPT}</script></body></html>"
+         <main id=\"result\" data-status=\"{data_status}\" data-error=\"{data_error}\" \
+         data-origins=\"{origins}\">{body}</main>\
+         <script>{SCRIPT}</script></body></html>",
+        origins = escape(origins)
     );
     let mut response = (status, Html(html)).into_response();
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(SCRIPT));
@@ -186,6 +194,30 @@ fn page(outcome: Outcome) -> Response {
         &format!("default-src 'none'; script-src 'sha256-{hash}'"),
     );
     response
+}
+
+/// The origins the callback page posts its message to: `SPACE_UI_ORIGINS`, else those
+/// of `CORS_ALLOWED_ORIGINS`, without `*`; each must be a bare `scheme://host[:port]`.
+pub fn space_ui_origins(configured: &[String], cors: &[String]) -> anyhow::Result<String> {
+    let source = if configured.is_empty() {
+        cors
+    } else {
+        configured
+    };
+    let mut origins = Vec::new();
+    for origin in source.iter().map(|o| o.trim().trim_end_matches('/')) {
+        if origin.is_empty() || origin == "*" {
+            continue;
+        }
+        let parsed = reqwest::Url::parse(origin)
+            .map_err(|_| anyhow::anyhow!("SPACE_UI_ORIGINS: {origin:?} is not an origin"))?;
+        anyhow::ensure!(
+            parsed.origin().ascii_serialization() == origin,
+            "SPACE_UI_ORIGINS: {origin:?} is not an origin (scheme://host[:port])"
+        );
+        origins.push(origin.to_owned());
+    }
+    Ok(origins.join(" "))
 }
 
 /// HTML-escapes text for element content and double-quoted attributes.
@@ -207,7 +239,26 @@ fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, space_ui_origins};
+
+    #[test]
+    fn the_message_goes_to_configured_origins_never_to_any() {
+        let cors = ["https://ui.example.com/".to_owned(), "*".to_owned()];
+        assert_eq!(
+            space_ui_origins(&[], &cors).ok().as_deref(),
+            Some("https://ui.example.com")
+        );
+        let own = [
+            "https://a.example".to_owned(),
+            "http://b.example:3000".to_owned(),
+        ];
+        assert_eq!(
+            space_ui_origins(&own, &cors).ok().as_deref(),
+            Some("https://a.example http://b.example:3000")
+        );
+        assert!(space_ui_origins(&["https://a.example/path".to_owned()], &[]).is_err());
+        assert!(space_ui_origins(&["a b".to_owned()], &[]).is_err());
+    }
 
     #[test]
     fn markup_from_an_idp_is_escaped() {
