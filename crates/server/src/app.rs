@@ -97,6 +97,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         allowed_hosts: config.idp_allowed_hosts.clone(),
         timeout: std::time::Duration::from_secs(config.limits.idp_timeout_seconds.max(1)),
         max_response_bytes: config.idp_max_response_bytes,
+        proxy: config.idp_proxy_url.clone(),
     })
     .context("cannot build the HTTP client for identity providers")?;
     let services = Services {

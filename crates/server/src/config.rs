@@ -110,6 +110,11 @@ pub struct Config {
     #[arg(long, env = "IDP_ALLOWED_HOSTS", value_delimiter = ',')]
     pub idp_allowed_hosts: Vec<String>,
 
+    /// HTTP(S) proxy for IdP calls; every IdP host must then be in IDP_ALLOWED_HOSTS.
+    /// HTTP_PROXY/HTTPS_PROXY of the environment are never used.
+    #[arg(long, env = "IDP_PROXY_URL")]
+    pub idp_proxy_url: Option<String>,
+
     /// Largest IdP response read, in bytes.
     #[arg(long, env = "IDP_MAX_RESPONSE_BYTES", default_value_t = 256 * 1024)]
     pub idp_max_response_bytes: usize,
@@ -240,6 +245,7 @@ impl Default for Config {
             callback_rate_limit_burst: 20,
             idp_allow_http: Vec::new(),
             idp_allowed_hosts: Vec::new(),
+            idp_proxy_url: None,
             idp_max_response_bytes: 256 * 1024,
             refresh_interval_seconds: 30.0,
             refresh_ahead_seconds: 300,

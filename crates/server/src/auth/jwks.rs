@@ -22,7 +22,9 @@ pub(super) struct JwksCache {
 
 impl JwksCache {
     pub(super) fn new(url: String) -> anyhow::Result<Self> {
+        // The configured URL is fetched directly, never through the environment's proxy.
         let client = reqwest::Client::builder()
+            .no_proxy()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
