@@ -311,3 +311,33 @@ async fn graphiql_prefills_the_dev_token_for_a_direct_local_client_only() {
     assert!(proxied.contains("Bearer \\u003ctoken>"), "{proxied}");
     assert_eq!(process.stop().await.code(), Some(0));
 }
+
+/// Every numeric setting has a range (README); a value outside it stops the start,
+/// and the message names the setting, before anything is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_out_of_its_range_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_replica = "r".repeat(68);
+    let cases = [
+        ("IDP_TIMEOUT_SECONDS", "18446744073709551615"),
+        ("IDP_TIMEOUT_SECONDS", "0"),
+        ("REPLICA_ID", long_replica.as_str()),
+        ("REPLICA_ID", "a b"),
+        ("MAX_HEADER_BYTES", "100"),
+        ("MAX_ROOT_FIELDS", "0"),
+        ("RATE_LIMIT_RPS", "-1"),
+        ("REFRESH_INTERVAL_SECONDS", "NaN"),
+        ("DB_MAX_CONNECTIONS", "0"),
+        ("REQUEST_TIMEOUT_SECONDS", "999999"),
+    ];
+    for (name, value) in cases {
+        let output = binary::run_in(dir.path(), &["serve"], &[(name, value)]).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}={value} started");
+        assert!(stderr.contains(name), "{name}={value}: {stderr}");
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created before the settings are checked"
+    );
+}
