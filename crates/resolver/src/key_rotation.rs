@@ -4,7 +4,7 @@
 //! `tokens::rotation`.
 
 use entity::connector_details::{ActiveModel, Column, Entity, Model};
-use sea_orm::sea_query::SimpleExpr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QuerySelect,
@@ -53,7 +53,7 @@ pub(crate) async fn unknown_in<E: EntityTrait>(
     loop {
         let mut condition = Condition::all().add(column.is_not_null());
         for id in known.iter() {
-            condition = condition.add(column.not_like(format!("{id}:%")));
+            condition = condition.add(not_under_key(column, id));
         }
         let found: Option<Option<String>> = E::find()
             .select_only()
@@ -71,6 +71,19 @@ pub(crate) async fn unknown_in<E: EntityTrait>(
     }
 }
 
+/// `column` does not hold a ciphertext of `key_id` (`<key_id>:…`). Compared exactly:
+/// SQLite's `LIKE` ignores case, so key ids `K1` and `k1` would be confused.
+pub(crate) fn not_under_key(column: impl ColumnTrait, key_id: &str) -> SimpleExpr {
+    let prefix = format!("{key_id}:");
+    // `integer` on PostgreSQL, whose substr has no bigint form.
+    let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+    let head = Func::cust(Alias::new("substr"))
+        .arg(column.into_expr())
+        .arg(1i32)
+        .arg(length);
+    ExprTrait::ne(Expr::expr(head), prefix)
+}
+
 /// Re-encrypts every ciphertext that is not under the active key, `batch_size` records
 /// at a time. Safe while servers serve: each update only applies if the record still
 /// holds the ciphertexts that were read, and the work resumes where it stopped.
@@ -79,13 +92,13 @@ pub async fn rotate(
     vault: &Vault,
     batch_size: u64,
 ) -> ApiResult<RotationReport> {
-    let active = format!("{}:%", vault.active_key_id());
+    let active = vault.active_key_id();
     let mut stale = Condition::any();
     for (column, _) in SEALED_COLUMNS {
         stale = stale.add(
             Condition::all()
                 .add(column.is_not_null())
-                .add(column.not_like(active.clone())),
+                .add(not_under_key(column, active)),
         );
     }
     let mut report = RotationReport::default();

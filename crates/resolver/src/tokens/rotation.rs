@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::error::ApiResult;
-use crate::key_rotation::{RotationReport, reseal, unknown_in};
+use crate::key_rotation::{RotationReport, not_under_key, reseal, unknown_in};
 use crate::vault::{Slot, Vault};
 
 /// Adds key ids used by token ciphertexts but not loaded to `unknown`.
@@ -35,16 +35,22 @@ pub async fn rotate(
     batch_size: u64,
     report: &mut RotationReport,
 ) -> ApiResult<()> {
-    let stale = format!("{}:%", vault.active_key_id());
+    let active = vault.active_key_id();
     loop {
         let tokens = oauth_token::Entity::find()
             .filter(
                 Condition::any()
-                    .add(oauth_token::Column::SealedAccessToken.not_like(stale.clone()))
+                    .add(not_under_key(
+                        oauth_token::Column::SealedAccessToken,
+                        active,
+                    ))
                     .add(
                         Condition::all()
                             .add(oauth_token::Column::SealedRefreshToken.is_not_null())
-                            .add(oauth_token::Column::SealedRefreshToken.not_like(stale.clone())),
+                            .add(not_under_key(
+                                oauth_token::Column::SealedRefreshToken,
+                                active,
+                            )),
                     ),
             )
             .limit(batch_size)
@@ -105,10 +111,13 @@ async fn rotate_states(
     batch_size: u64,
     report: &mut RotationReport,
 ) -> ApiResult<()> {
-    let stale = format!("{}:%", vault.active_key_id());
+    let active = vault.active_key_id();
     loop {
         let states = oauth_state::Entity::find()
-            .filter(oauth_state::Column::SealedPkceVerifier.not_like(stale.clone()))
+            .filter(not_under_key(
+                oauth_state::Column::SealedPkceVerifier,
+                active,
+            ))
             .limit(batch_size)
             .all(db)
             .await?;
