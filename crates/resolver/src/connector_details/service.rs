@@ -6,7 +6,7 @@ use entity::connector_details::{ActiveModel, Column, Entity, Model};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -69,7 +69,16 @@ pub async fn save(
     if masked.kept.is_empty() {
         return services.saves.save(key.clone(), row).await;
     }
-    let txn = services.db.begin().await?;
+    // Read then write: on SQLite a deferred transaction that read before another writer
+    // committed cannot write any more (SQLITE_BUSY_SNAPSHOT), so take the write lock
+    // first (BEGIN IMMEDIATE). PostgreSQL ignores the mode and locks the row below.
+    let txn = services
+        .db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
     let mut secrets = masked.secrets;
     if let Some(existing) = find_for_update(&txn, key).await? {
         let vaulted = open_details(vault, &existing)?;
