@@ -81,8 +81,22 @@ impl RecordKey {
             process_id: Set(self.process_id.clone()),
             env_id: Set(self.env_id.clone()),
             connection_id: Set(self.connection_id.clone()),
+            key_hash: Set(self.key_hash()),
             ..Default::default()
         }
+    }
+
+    /// SHA-256 over each key part's byte length (8 bytes, big-endian) and bytes, in hex:
+    /// the unique column of the record key. Migration m20261202_000020 holds a frozen
+    /// copy for existing rows; change neither without the other.
+    pub(crate) fn key_hash(&self) -> String {
+        use sha2::{Digest as _, Sha256};
+        let mut hasher = Sha256::new();
+        for part in self.parts() {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hex::encode(hasher.finalize())
     }
 
     /// True when `model` is the row stored at this key.

@@ -143,7 +143,9 @@ pub(crate) fn by_key(key: &RecordKey) -> sea_orm::Select<Entity> {
 
 /// The WHERE condition matching exactly the record at `key`.
 pub(crate) fn key_condition(key: &RecordKey) -> sea_orm::Condition {
+    // The hash finds the row through its unique index; the parts rule out a collision.
     sea_orm::Condition::all()
+        .add(Column::KeyHash.eq(key.key_hash()))
         .add(Column::SpaceGuid.eq(key.space_guid.as_str()))
         .add(Column::AccountId.eq(key.account_id.as_str()))
         .add(Column::IntegrationPackInstanceId.eq(key.integration_pack_instance_id.as_str()))
@@ -170,38 +172,31 @@ pub(super) async fn upsert(db: &impl ConnectionTrait, row: ActiveModel) -> ApiRe
 
 /// What a save does to an existing record: the upsert's `ON CONFLICT` clause.
 pub(super) fn on_conflict() -> OnConflict {
-    OnConflict::columns([
-        Column::SpaceGuid,
-        Column::AccountId,
-        Column::IntegrationPackInstanceId,
-        Column::ProcessId,
-        Column::EnvId,
-        Column::ConnectionId,
-    ])
-    .update_columns([
-        Column::ClientId,
-        Column::ClientSecret,
-        Column::OauthConnectorDetails,
-        Column::SealedDetailsSecrets,
-        Column::TokenSettingsFingerprint,
-        Column::UpdatedAt,
-    ])
-    // "No new secret" keeps what the vault holds (SPEC §5).
-    .value(
-        Column::SealedClientSecret,
-        Expr::cust(
-            "COALESCE(excluded.sealed_client_secret, connector_details.sealed_client_secret)",
-        ),
-    )
-    // New token settings invalidate a held token (SPEC §6).
-    .value(
-        Column::IsTokenGenerated,
-        Expr::cust(
-            "CASE WHEN connector_details.token_settings_fingerprint = \
+    OnConflict::column(Column::KeyHash)
+        .update_columns([
+            Column::ClientId,
+            Column::ClientSecret,
+            Column::OauthConnectorDetails,
+            Column::SealedDetailsSecrets,
+            Column::TokenSettingsFingerprint,
+            Column::UpdatedAt,
+        ])
+        // "No new secret" keeps what the vault holds (SPEC §5).
+        .value(
+            Column::SealedClientSecret,
+            Expr::cust(
+                "COALESCE(excluded.sealed_client_secret, connector_details.sealed_client_secret)",
+            ),
+        )
+        // New token settings invalidate a held token (SPEC §6).
+        .value(
+            Column::IsTokenGenerated,
+            Expr::cust(
+                "CASE WHEN connector_details.token_settings_fingerprint = \
              excluded.token_settings_fingerprint THEN excluded.is_token_generated ELSE FALSE END",
-        ),
-    )
-    .to_owned()
+            ),
+        )
+        .to_owned()
 }
 
 fn seal_details(
