@@ -33,6 +33,8 @@ pub enum ApiError {
         idp_error: Option<String>,
         message: String,
     },
+    #[error("this tenant already holds {0} records, the most allowed; delete some first")]
+    QuotaExceeded(u64),
     #[error("the database is unavailable; try again shortly")]
     DatabaseUnavailable(#[source] sea_orm::DbErr),
     #[error("internal error")]
@@ -52,6 +54,7 @@ impl ApiError {
             Self::GrantTypeNotSupported(_) => "GRANT_TYPE_NOT_SUPPORTED",
             Self::ClientSecretRequired => "CLIENT_SECRET_REQUIRED",
             Self::IdpTokenRequestFailed { .. } => "IDP_TOKEN_REQUEST_FAILED",
+            Self::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             Self::DatabaseUnavailable(_) => "DATABASE_UNAVAILABLE",
             Self::Internal(_) => "GENERIC_SYSTEM_ERROR",
         }

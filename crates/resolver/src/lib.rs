@@ -35,6 +35,8 @@ pub struct Services {
     pub saves: connector_details::save_queue::SaveQueue,
     /// The IdP client and settings of token generation and refresh (SPEC §6).
     pub tokens: tokens::TokenServices,
+    /// The most records one tenant may hold (SPEC §13 `MAX_RECORDS_PER_TENANT`).
+    pub max_records_per_tenant: u64,
 }
 
 impl Services {

@@ -103,6 +103,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     let services = Services {
         db: db.clone(),
         vault,
+        max_records_per_tenant: config.limits.max_records_per_tenant,
         saves: SaveQueue::start(db.clone(), config.db_save_writers as usize),
         tokens: TokenServices {
             idp,

@@ -179,6 +179,11 @@ pub struct Limits {
     #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = 20, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=500))]
     pub max_root_fields: usize,
 
+    /// Most connector records one tenant (Space and account) may hold; a save that
+    /// would create one more answers QUOTA_EXCEEDED.
+    #[arg(long, env = "MAX_RECORDS_PER_TENANT", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_records_per_tenant: u64,
+
     /// Longest a request may take, in seconds.
     #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_seconds: u64,
@@ -268,6 +273,7 @@ impl Default for Limits {
             max_query_complexity: 1000,
             max_batch_operations: 10,
             max_root_fields: 20,
+            max_records_per_tenant: 10_000,
             request_timeout_seconds: 15,
             header_read_timeout_seconds: 10,
             max_header_bytes: 32 * 1024,

@@ -5,8 +5,9 @@ use chrono::Utc;
 use entity::connector_details::{ActiveModel, Column, Entity, Model};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -48,6 +49,7 @@ pub async fn save(
             format!("clientId must be at most {MAX_CLIENT_ID_LEN} characters"),
         ));
     }
+    check_quota(services, key).await?;
     let masked = details::mask(fields.oauth_connector_details)?;
     let mut settings = vec![Some(fields.client_id.to_owned())];
     settings.extend(masked.token_settings.iter().cloned());
@@ -94,23 +96,63 @@ pub async fn save(
     Ok(saved)
 }
 
+/// Refuses a save that would create a record beyond the tenant's quota (SPEC §13);
+/// updating an existing record is always allowed. Usually one query (the tenant's
+/// count); whether the key exists is only asked at the quota. Saves racing each other
+/// may overshoot by the number in flight: the quota bounds growth, it is not a
+/// transactional invariant.
+async fn check_quota(services: &Services, key: &RecordKey) -> ApiResult<()> {
+    let max = services.max_records_per_tenant;
+    let records = Entity::find()
+        .filter(Column::SpaceGuid.eq(key.space_guid.as_str()))
+        .filter(Column::AccountId.eq(key.account_id.as_str()))
+        .count(&services.db)
+        .await?;
+    if records >= max && find(&services.db, key).await?.is_none() {
+        return Err(ApiError::QuotaExceeded(max));
+    }
+    Ok(())
+}
+
 /// The record at `key`, if any.
 pub async fn find(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Option<Model>> {
     Ok(by_key(key).one(db).await?)
 }
 
-/// Every record of `integration_pack_instance_id` in `tenant`, oldest first.
+/// Up to `first` records of `integration_pack_instance_id` in `tenant`, oldest first
+/// (ties by id), after the record whose id is `after` (SPEC §13).
 pub async fn list(
     db: &impl ConnectionTrait,
     tenant: &Tenant,
     integration_pack_instance_id: &str,
+    first: u64,
+    after: Option<uuid::Uuid>,
 ) -> ApiResult<Vec<Model>> {
-    Ok(Entity::find()
+    let mut select = Entity::find()
         .filter(Column::SpaceGuid.eq(tenant.space_guid()))
         .filter(Column::AccountId.eq(tenant.account_id()))
-        .filter(Column::IntegrationPackInstanceId.eq(integration_pack_instance_id))
+        .filter(Column::IntegrationPackInstanceId.eq(integration_pack_instance_id));
+    if let Some(after) = after {
+        let Some(cursor) = select.clone().filter(Column::Id.eq(after)).one(db).await? else {
+            return Err(ApiError::invalid_input(
+                "after",
+                "after must be the id of a record of this list",
+            ));
+        };
+        select = select.filter(
+            sea_orm::Condition::any()
+                .add(Column::CreatedAt.gt(cursor.created_at))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(Column::CreatedAt.eq(cursor.created_at))
+                        .add(Column::Id.gt(cursor.id)),
+                ),
+        );
+    }
+    Ok(select
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::Id)
+        .limit(first)
         .all(db)
         .await?)
 }
