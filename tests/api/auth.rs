@@ -159,6 +159,14 @@ async fn missing_malformed_and_badly_signed_tokens_get_401_and_nothing_is_writte
             )),
         ),
         (
+            "an account of 256 characters",
+            Some(bearer(app.token_builder(&"a".repeat(256)).sign())),
+        ),
+        (
+            "an account with a control character",
+            Some(bearer(app.token_builder("acct\u{7}1").sign())),
+        ),
+        (
             "tampered claims",
             Some(bearer({
                 let signed = valid.sign();
@@ -174,6 +182,8 @@ async fn missing_malformed_and_badly_signed_tokens_get_401_and_nothing_is_writte
     }
     // The same request with a good token goes through: the refusals were about tokens.
     assert_accepted(&app, "valid", &valid.sign()).await;
+    let longest = app.token_builder(&"a".repeat(255)).sign();
+    assert_accepted(&app, "an account of 255 characters", &longest).await;
 }
 
 async fn an_expired_token_gets_401_token_expired(backend: Backend) {

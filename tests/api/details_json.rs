@@ -2,7 +2,7 @@
 //! vaulted and shown as `dummyClientSecret`, and invalid details are refused.
 
 use reqwest::StatusCode;
-use resolver::connector_details::service::open_details;
+use resolver::details::sealed::open_details;
 use serde_json::{Value, json};
 
 use crate::helpers::*;

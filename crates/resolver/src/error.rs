@@ -6,6 +6,8 @@
 
 use async_graphql::ErrorExtensions;
 
+use crate::code::Code;
+
 /// Everything a resolver can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -43,20 +45,20 @@ pub enum ApiError {
 
 impl ApiError {
     /// The SPEC §7 code answered in `extensions.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::InvalidInput { .. } => "INVALID_INPUT",
-            Self::IPackInstanceIdInvalid(_) => "IPACK_INSTANCE_ID_INVALID",
-            Self::SpaceGuidMismatch => "SPACE_GUID_MISMATCH",
-            Self::InvalidConnectorDetails(_) => "INVALID_OAUTH_CONNECTOR_DETAILS",
-            Self::NotFound => "NOT_FOUND",
-            Self::Unauthorized(_) => "UNAUTHORIZED",
-            Self::GrantTypeNotSupported(_) => "GRANT_TYPE_NOT_SUPPORTED",
-            Self::ClientSecretRequired => "CLIENT_SECRET_REQUIRED",
-            Self::IdpTokenRequestFailed { .. } => "IDP_TOKEN_REQUEST_FAILED",
-            Self::QuotaExceeded(_) => "QUOTA_EXCEEDED",
-            Self::DatabaseUnavailable(_) => "DATABASE_UNAVAILABLE",
-            Self::Internal(_) => "GENERIC_SYSTEM_ERROR",
+            Self::InvalidInput { .. } => Code::InvalidInput,
+            Self::IPackInstanceIdInvalid(_) => Code::IpackInstanceIdInvalid,
+            Self::SpaceGuidMismatch => Code::SpaceGuidMismatch,
+            Self::InvalidConnectorDetails(_) => Code::InvalidOauthConnectorDetails,
+            Self::NotFound => Code::NotFound,
+            Self::Unauthorized(_) => Code::Unauthorized,
+            Self::GrantTypeNotSupported(_) => Code::GrantTypeNotSupported,
+            Self::ClientSecretRequired => Code::ClientSecretRequired,
+            Self::IdpTokenRequestFailed { .. } => Code::IdpTokenRequestFailed,
+            Self::QuotaExceeded(_) => Code::QuotaExceeded,
+            Self::DatabaseUnavailable(_) => Code::DatabaseUnavailable,
+            Self::Internal(_) => Code::GenericSystemError,
         }
     }
 
@@ -116,7 +118,7 @@ impl From<ApiError> for async_graphql::Error {
             _ => {}
         }
         async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
-            ext.set("code", code);
+            ext.set("code", code.as_str());
             match &err {
                 ApiError::InvalidInput { field, .. } => ext.set("field", *field),
                 ApiError::IPackInstanceIdInvalid(_) => {

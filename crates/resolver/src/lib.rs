@@ -4,10 +4,12 @@
 //! [`Caller`] into the request data and executes the schema built here.
 
 pub mod client_secret;
+pub mod code;
 pub mod connector_details;
 pub mod context;
 pub mod details;
 pub mod error;
+pub mod held_token;
 pub mod key_rotation;
 pub mod record_key;
 pub mod tokens;
@@ -16,7 +18,8 @@ pub mod vault;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-pub use context::{Caller, RequestId};
+pub use code::Code;
+pub use context::{AccountId, Caller, SpaceGuid, SpaceGuidError};
 pub use error::{ApiError, ApiResult};
 pub use vault::Vault;
 
@@ -39,7 +42,45 @@ pub struct Services {
     pub max_records_per_tenant: u64,
 }
 
+/// What [`Services::start`] needs besides the database and the vault.
+#[derive(Clone, Debug)]
+pub struct ServiceSettings {
+    /// Save statements in flight at most (the save queue's writers; one on SQLite).
+    pub save_writers: usize,
+    /// The operator's policy for outbound calls to identity providers (SPEC §6).
+    pub idp: tokens::policy::IdpPolicy,
+    /// The server's callback URLs.
+    pub callbacks: tokens::CallbackUrls,
+    /// This replica's name in lease owners.
+    pub replica: String,
+    /// The most records one tenant may hold (SPEC §13 `MAX_RECORDS_PER_TENANT`).
+    pub max_records_per_tenant: u64,
+}
+
 impl Services {
+    /// Starts the resolver's services over `db` and `vault`: the save queue and the
+    /// IdP client. The server's one entry point; must be called within Tokio.
+    pub fn start(
+        db: DatabaseConnection,
+        vault: Vault,
+        settings: ServiceSettings,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            saves: connector_details::save_queue::SaveQueue::start(
+                db.clone(),
+                settings.save_writers,
+            ),
+            tokens: tokens::TokenServices {
+                idp: tokens::http::IdpClient::new(settings.idp)?,
+                callbacks: settings.callbacks,
+                replica: settings.replica,
+            },
+            db,
+            vault,
+            max_records_per_tenant: settings.max_records_per_tenant,
+        })
+    }
+
     /// The services of the schema being executed.
     pub fn of<'a>(ctx: &async_graphql::Context<'a>) -> ApiResult<&'a Services> {
         ctx.data::<Services>()

@@ -1,6 +1,9 @@
 //! The key of a connector record (SPEC §3): the caller's tenant plus four client ids.
 //! Parsed once from GraphQL input; a `RecordKey` in hand is always valid.
 
+use entity::connector_details::{Column, Entity};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
 use crate::context::Tenant;
 use crate::error::{ApiError, ApiResult};
 
@@ -99,6 +102,33 @@ impl RecordKey {
         hex::encode(hasher.finalize())
     }
 
+    /// The WHERE condition matching exactly the record at this key: every statement on
+    /// one record filters with it, so none can forget the tenant.
+    pub(crate) fn condition(&self) -> sea_orm::Condition {
+        // The hash finds the row through its unique index; the parts rule out a collision.
+        sea_orm::Condition::all()
+            .add(Column::KeyHash.eq(self.key_hash()))
+            .add(Column::SpaceGuid.eq(self.space_guid.as_str()))
+            .add(Column::AccountId.eq(self.account_id.as_str()))
+            .add(Column::IntegrationPackInstanceId.eq(self.integration_pack_instance_id.as_str()))
+            .add(Column::ProcessId.eq(self.process_id.as_str()))
+            .add(Column::EnvId.eq(self.env_id.as_str()))
+            .add(Column::ConnectionId.eq(self.connection_id.as_str()))
+    }
+
+    /// Selects the record at this key.
+    pub(crate) fn select(&self) -> sea_orm::Select<Entity> {
+        Entity::find().filter(self.condition())
+    }
+
+    /// The record at this key, if any.
+    pub(crate) async fn find(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+    ) -> ApiResult<Option<entity::connector_details::Model>> {
+        Ok(self.select().one(db).await?)
+    }
+
     /// True when `model` is the row stored at this key.
     pub fn is_of(&self, model: &entity::connector_details::Model) -> bool {
         self.parts()
@@ -145,12 +175,16 @@ pub(crate) fn check_key_string(field: &'static str, value: &str) -> ApiResult<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Caller;
+    use crate::context::{AccountId, Caller, SpaceGuid};
 
     fn tenant() -> Tenant {
-        Caller::authenticated("space-1".into(), "acct".into(), vec![])
-            .tenant()
-            .clone()
+        Caller::authenticated(
+            SpaceGuid::parse(b"space-1").unwrap(),
+            AccountId::parse("acct".into()).unwrap(),
+            vec![],
+        )
+        .tenant()
+        .clone()
     }
 
     fn fields<'a>(ipack: &'a str, catalog: &'a str) -> KeyFields<'a> {
@@ -169,13 +203,13 @@ mod tests {
         assert!(RecordKey::parse(&tenant(), fields(&ok, "space-1")).is_ok());
         let long = "x".repeat(256);
         let err = RecordKey::parse(&tenant(), fields(&long, "space-1")).unwrap_err();
-        assert_eq!(err.code(), "IPACK_INSTANCE_ID_INVALID");
+        assert_eq!(err.code(), crate::Code::IpackInstanceIdInvalid);
     }
 
     #[test]
     fn a_catalog_guid_other_than_the_header_is_a_mismatch() {
         let err = RecordKey::parse(&tenant(), fields("p", "space-2")).unwrap_err();
-        assert_eq!(err.code(), "SPACE_GUID_MISMATCH");
+        assert_eq!(err.code(), crate::Code::SpaceGuidMismatch);
     }
 
     #[test]

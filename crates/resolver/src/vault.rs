@@ -213,11 +213,15 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
-    use crate::context::Caller;
+    use crate::context::{AccountId, Caller, SpaceGuid};
     use crate::record_key::KeyFields;
 
     fn key(connection: &str) -> RecordKey {
-        let caller = Caller::authenticated("s".into(), "a".into(), vec![]);
+        let caller = Caller::authenticated(
+            SpaceGuid::parse(b"s").unwrap(),
+            AccountId::parse("a".into()).unwrap(),
+            vec![],
+        );
         RecordKey::parse(
             caller.tenant(),
             KeyFields {

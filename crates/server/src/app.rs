@@ -8,12 +8,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use migration::{Migrator, MigratorTrait};
-use resolver::connector_details::save_queue::SaveQueue;
-use resolver::tokens::TokenServices;
-use resolver::tokens::http::IdpClient;
 use resolver::tokens::policy::IdpPolicy;
 use resolver::tokens::refresher::{self, RefresherSettings};
-use resolver::{QueryLimits, Services, Vault};
+use resolver::{QueryLimits, ServiceSettings, Services, Vault};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
@@ -92,25 +89,21 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         depth: config.limits.max_query_depth,
         complexity: config.limits.max_query_complexity,
     };
-    let idp = IdpClient::new(IdpPolicy {
-        allow_http: config.idp_allow_http.clone(),
-        allowed_hosts: config.idp_allowed_hosts.clone(),
-        timeout: std::time::Duration::from_secs(config.limits.idp_timeout_seconds.max(1)),
-        max_response_bytes: config.idp_max_response_bytes,
-        proxy: config.idp_proxy_url.clone(),
-    })
-    .context("cannot build the HTTP client for identity providers")?;
-    let services = Services {
-        db: db.clone(),
-        vault,
-        max_records_per_tenant: config.limits.max_records_per_tenant,
-        saves: SaveQueue::start(db.clone(), config.db_save_writers as usize),
-        tokens: TokenServices {
-            idp,
-            public_base_url: config.public_base_url(),
-            replica: replica_id(config),
+    let settings = ServiceSettings {
+        save_writers: config.db_save_writers as usize,
+        idp: IdpPolicy {
+            allow_http: config.idp_allow_http.clone(),
+            allowed_hosts: config.idp_allowed_hosts.clone(),
+            timeout: std::time::Duration::from_secs(config.limits.idp_timeout_seconds.max(1)),
+            max_response_bytes: config.idp_max_response_bytes,
+            proxy: config.idp_proxy_url.clone(),
         },
+        callbacks: http::callback::urls(config.public_base_url()),
+        replica: replica_id(config),
+        max_records_per_tenant: config.limits.max_records_per_tenant,
     };
+    let services = Services::start(db.clone(), vault, settings)
+        .context("cannot build the HTTP client for identity providers")?;
     let schema = resolver::build_schema(services.clone(), limits);
     let dev_tokens = match (keys.dev_jwt, keys.hs256_secret) {
         (true, Some(secret)) => Some(Arc::new(DevTokens::new(secret))),

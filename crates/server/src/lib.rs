@@ -10,7 +10,6 @@ pub mod db;
 pub mod devmode;
 pub mod http;
 pub mod listen;
-pub mod log_writer;
 pub mod state;
 pub mod telemetry;
 

@@ -10,14 +10,12 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ConnectInfo;
-use hyper::body::Incoming;
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::ServiceExt as _;
 
 /// hyper refuses a read buffer smaller than this (it would panic).
 pub const MIN_HEADER_BYTES: usize = 8192;
@@ -65,13 +63,8 @@ pub async fn serve_until(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
         }
-        let service =
-            router
-                .clone()
-                .map_request(move |mut request: axum::http::Request<Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    request
-                });
+        // The client's address reaches handlers as an `Extension<ClientAddr>`.
+        let service = router.clone().layer(Extension(ConnectInfo(peer)));
         let connection = builder
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();

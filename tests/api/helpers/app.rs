@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::backend::{self, Backend, TestDatabase};
+use super::binary::ServerProcess;
 use super::logs;
 use super::tokens::TokenBuilder;
 
@@ -34,14 +35,14 @@ struct RunningServer {
 pub struct TestApp {
     /// Where the server listens now (changes on restart).
     pub address: SocketAddr,
-    /// The backend of the database.
-    pub backend: Backend,
     /// The configuration the server was (re)started with; `restart` reuses it.
     pub config: Config,
     /// The HS256 secret bearer tokens are signed with.
     pub hs256_secret: String,
     client: reqwest::Client,
     server: Option<RunningServer>,
+    /// The real binary instead of the in-process router ([`TestApp::spawn_process`]).
+    process: Option<ServerProcess>,
     db: Option<DatabaseConnection>,
     // Dropped after the server and the connection above (fields drop in order).
     database: TestDatabase,
@@ -90,11 +91,11 @@ impl TestApp {
             .expect("cannot build the HTTP client");
         let mut app = Self {
             address: config.bind_addr,
-            backend,
             config,
             hs256_secret,
             client,
             server: None,
+            process: None,
             db: None,
             database,
             dir,
@@ -103,6 +104,38 @@ impl TestApp {
             Ok(()) => Some(Ok(app)),
             Err(error) => Some(Err(error)),
         }
+    }
+
+    /// A server that is the real `spaces-oauth` binary, a process of its own, with the
+    /// same database and keys as [`spawn`](Self::spawn) plus `envs`. For what the
+    /// in-process router cannot isolate: the metrics recorder is process-wide, so a
+    /// test that counts metrics must not share it with the tests running beside it.
+    /// `config` mirrors the keys only; `restart` is for in-process apps.
+    pub async fn spawn_process(backend: Backend, envs: &[(&str, &str)]) -> Option<Self> {
+        let mut app = match Self::try_spawn_with(backend, |_| {}).await? {
+            Ok(app) => app,
+            Err(error) => panic!("the server did not start: {error}"),
+        };
+        app.stop().await;
+        let vault_keys = {
+            use secrecy::ExposeSecret as _;
+            let keys = app.config.vault_keys.as_ref().expect("vault keys are set");
+            keys.expose_secret().to_owned()
+        };
+        let data_dir = app.config.data_dir.display().to_string();
+        let mut all = vec![
+            ("DATABASE_URL", app.database.url.as_str()),
+            ("DATA_DIR", data_dir.as_str()),
+            ("JWT_HS256_SECRET", app.hs256_secret.as_str()),
+            ("VAULT_KEYS", vault_keys.as_str()),
+        ];
+        all.extend_from_slice(envs);
+        let process = ServerProcess::start(&all)
+            .await
+            .unwrap_or_else(|error| panic!("spaces-oauth did not start: {error}"));
+        app.address = process.address.parse().expect("the process's address");
+        app.process = Some(process);
+        Some(app)
     }
 
     async fn start(&mut self) -> Result<(), String> {
@@ -134,6 +167,12 @@ impl TestApp {
 
     /// Stops the server gracefully (in-flight requests finish). Idempotent.
     pub async fn stop(&mut self) {
+        if let Some(process) = self.process.take() {
+            assert!(
+                process.stop().await.success(),
+                "spaces-oauth did not exit 0"
+            );
+        }
         let Some(RunningServer { shutdown, mut task }) = self.server.take() else {
             return;
         };
@@ -162,11 +201,6 @@ impl TestApp {
         self.stop().await;
         adjust(&mut self.config);
         self.start().await
-    }
-
-    /// True while a server is running.
-    pub fn is_running(&self) -> bool {
-        self.server.is_some()
     }
 
     /// The test's temporary directory (for key files and the like).
@@ -227,7 +261,6 @@ impl TestApp {
     pub fn tenant(&self, account: &str, space: &str) -> Tenant<'_> {
         Tenant {
             app: self,
-            account: account.to_owned(),
             space: space.to_owned(),
             token: self.token(account, Some(space)),
         }
@@ -303,7 +336,6 @@ impl Drop for TestApp {
 /// One caller (account + Space, with a token limited to that Space).
 pub struct Tenant<'a> {
     pub app: &'a TestApp,
-    pub account: String,
     pub space: String,
     pub token: String,
 }

@@ -9,9 +9,6 @@ pub const SAMPLE_SPACE: &str = "796eeeb4-1b2f-4965-898a-7e443";
 /// The documented sample `oauthConnectorDetails` (seed 003).
 pub const SAMPLE_DETAILS: &str = r#"{"baseURL":"https://baseURL.com","companyId":"9341452451293689","clientId":"A","authParams":{"key":"value"},"accessTokenParams":{"key":"value"}}"#;
 
-/// Every non-secret field of a record (no `tokenStatus`, which token-flow tests add).
-pub const RECORD_FIELDS: &str = "id integrationPackInstanceId isTokenGenerated oauthConnectorDetails processId envId connectionId catalogGuid clientId isClientSecretEncrypted createdAt updatedAt";
-
 /// `saveIPackInstanceOauthConnectorDetails(input: $input)`, with the documented types.
 pub const SAVE: &str = "mutation Save($input: IPackInstanceOauthConnectorDetailsInput!) { saveIPackInstanceOauthConnectorDetails(input: $input) { id integrationPackInstanceId isTokenGenerated oauthConnectorDetails processId envId connectionId catalogGuid clientId isClientSecretEncrypted createdAt updatedAt } }";
 

@@ -22,9 +22,6 @@
 //! through the process environment; the real binary runs as a child process
 //! ([`binary`]) with variables set on the child only.
 
-// Each test module uses a different part of the harness; none uses all of it.
-#![allow(dead_code, unused_imports, unused_macros)]
-
 pub mod app;
 pub mod backend;
 pub mod binary;

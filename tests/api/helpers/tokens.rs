@@ -13,8 +13,6 @@ pub const RSA_PRIVATE_PEM: &str = include_str!("../fixtures/rsa_private.pem");
 pub const RSA_PUBLIC_PEM: &str = include_str!("../fixtures/rsa_public.pem");
 /// A second, unrelated RSA private key.
 pub const RSA2_PRIVATE_PEM: &str = include_str!("../fixtures/rsa2_private.pem");
-/// The public half of [`RSA2_PRIVATE_PEM`].
-pub const RSA2_PUBLIC_PEM: &str = include_str!("../fixtures/rsa2_public.pem");
 /// P-256 private key (PKCS#8 PEM) whose public half is [`EC_PUBLIC_PEM`].
 pub const EC_PRIVATE_PEM: &str = include_str!("../fixtures/ec_private.pem");
 /// P-256 public key (SPKI PEM).
@@ -151,11 +149,6 @@ impl TokenBuilder {
     pub fn without(mut self, name: &str) -> Self {
         self.claims.remove(name);
         self
-    }
-
-    /// The claims as they stand.
-    pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
     }
 
     /// The signed token.

@@ -122,7 +122,6 @@ pub async fn generate(tenant: &Tenant<'_>, input: Value) -> Value {
 pub fn runtime<'a>(app: &'a TestApp, account: &str, space: &str) -> Tenant<'a> {
     Tenant {
         app,
-        account: account.to_owned(),
         space: space.to_owned(),
         token: app
             .token_builder(account)

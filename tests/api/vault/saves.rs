@@ -206,7 +206,7 @@ async fn planted_secrets_of_saves_appear_in_neither_the_database_nor_the_log(bac
 
     // The deep value is held (the vault opens to it), not dropped.
     let stored = record(&app, "3").await;
-    let vaulted = resolver::connector_details::service::open_details(&app.vault(), &stored)
+    let vaulted = resolver::details::sealed::open_details(&app.vault(), &stored)
         .expect("the details secrets open");
     assert!(
         vaulted.values().any(|raw| raw.contains(&deep_secret)),

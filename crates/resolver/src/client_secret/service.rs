@@ -5,30 +5,11 @@ use entity::connector_details::{Column, Entity, Model};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::connector_details::service::key_condition;
-use crate::details::PLACEHOLDER;
+use crate::details::new_secret::NewClientSecret;
 use crate::error::{ApiError, ApiResult};
+use crate::held_token::drop_tokens;
 use crate::record_key::RecordKey;
 use crate::vault::{Slot, Vault};
-
-const MAX_CLIENT_SECRET_LEN: usize = 8192;
-
-/// Client secrets that mean "no new secret" in a save (SPEC §5).
-const NO_NEW_SECRET: [&str; 3] = [PLACEHOLDER, "dummyValue", ""];
-
-/// The real secret in a client's `clientSecret`, or none for the "no new secret" values.
-pub(crate) fn real_secret(secret: &str) -> ApiResult<Option<&str>> {
-    if NO_NEW_SECRET.contains(&secret) {
-        return Ok(None);
-    }
-    if secret.chars().count() > MAX_CLIENT_SECRET_LEN {
-        return Err(ApiError::invalid_input(
-            "clientSecret",
-            format!("clientSecret must be at most {MAX_CLIENT_SECRET_LEN} characters"),
-        ));
-    }
-    Ok(Some(secret))
-}
 
 /// Seals `secret` as the record's client secret; `NOT_FOUND` when there is no record.
 pub async fn encrypt(
@@ -37,14 +18,14 @@ pub async fn encrypt(
     key: &RecordKey,
     secret: &str,
 ) -> ApiResult<Model> {
-    let secret = real_secret(secret)?.ok_or_else(|| {
+    let secret = NewClientSecret::parse(secret)?.ok_or_else(|| {
         ApiError::invalid_input("clientSecret", "clientSecret must be the real secret")
     })?;
-    let sealed = vault.seal(key, Slot::ClientSecret, secret);
+    let sealed = vault.seal(key, Slot::ClientSecret, secret.expose());
     let updated = Entity::update_many()
         .col_expr(Column::SealedClientSecret, Expr::value(sealed))
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(key_condition(key))
+        .filter(key.condition())
         .exec_with_returning(db)
         .await?;
     updated.into_iter().next().ok_or(ApiError::NotFound)
@@ -60,10 +41,10 @@ pub async fn reset(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Mode
         )
         .col_expr(Column::IsTokenGenerated, Expr::value(false))
         .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(key_condition(key))
+        .filter(key.condition())
         .exec_with_returning(db)
         .await?;
     let record = updated.into_iter().next().ok_or(ApiError::NotFound)?;
-    crate::tokens::store::drop_tokens(db, record.id).await?;
+    drop_tokens(db, record.id).await?;
     Ok(record)
 }

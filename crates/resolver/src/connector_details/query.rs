@@ -61,7 +61,7 @@ impl ConnectorDetailsQuery {
         // One query for every record's token rather than one per record.
         if ctx.look_ahead().field("tokenStatus").exists() {
             let mut tokens =
-                crate::tokens::store::rows(db, records.iter().map(|r| r.record_id)).await?;
+                crate::held_token::rows(db, records.iter().map(|r| r.record_id)).await?;
             for record in &mut records {
                 record.prefetched_token = Some(tokens.remove(&record.record_id));
             }

@@ -3,22 +3,21 @@
 
 use chrono::Utc;
 use entity::connector_details::{ActiveModel, Column, Entity, Model};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
-use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
 
 use crate::Services;
-use crate::client_secret::service::real_secret;
 use crate::context::Tenant;
-use crate::details::{self, DetailSecrets, PLACEHOLDER};
+use crate::details::new_secret::{self, NewClientSecret};
+use crate::details::sealed::{open_details, seal_details};
+use crate::details::{self, PLACEHOLDER, fingerprint};
 use crate::error::{ApiError, ApiResult};
 use crate::record_key::RecordKey;
-use crate::vault::{Slot, Vault};
+use crate::vault::Slot;
 
 const MAX_CLIENT_ID_LEN: usize = 1024;
 
@@ -51,10 +50,8 @@ pub async fn save(
     }
     check_quota(services, key).await?;
     let masked = details::mask(fields.oauth_connector_details)?;
-    let mut settings = vec![Some(fields.client_id.to_owned())];
-    settings.extend(masked.token_settings.iter().cloned());
-    let sealed_client_secret = real_secret(fields.client_secret)?
-        .map(|secret| vault.seal(key, Slot::ClientSecret, secret));
+    let sealed_client_secret = NewClientSecret::parse(fields.client_secret)?
+        .map(|secret| vault.seal(key, Slot::ClientSecret, secret.expose()));
     let now = Utc::now();
     let mut row = ActiveModel {
         client_id: Set(fields.client_id.to_owned()),
@@ -62,7 +59,7 @@ pub async fn save(
         sealed_client_secret: Set(sealed_client_secret),
         oauth_connector_details: Set(masked.masked),
         sealed_details_secrets: Set(seal_details(vault, key, &masked.secrets)?),
-        token_settings_fingerprint: Set(fingerprint(&settings)),
+        token_settings_fingerprint: Set(fingerprint::of(fields.client_id, &masked.token_settings)),
         is_token_generated: Set(fields.is_token_generated),
         created_at: Set(now),
         updated_at: Set(now),
@@ -116,7 +113,7 @@ async fn check_quota(services: &Services, key: &RecordKey) -> ApiResult<()> {
 
 /// The record at `key`, if any.
 pub async fn find(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Option<Model>> {
-    Ok(by_key(key).one(db).await?)
+    key.find(db).await
 }
 
 /// Up to `first` records of `integration_pack_instance_id` in `tenant`, oldest first
@@ -160,44 +157,14 @@ pub async fn list(
 /// Deletes the record at `key`; true when one existed.
 pub async fn delete(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<bool> {
     let result = Entity::delete_many()
-        .filter(key_condition(key))
+        .filter(key.condition())
         .exec(db)
         .await?;
     Ok(result.rows_affected > 0)
 }
 
-/// The vaulted detail values of a record (empty when none).
-pub fn open_details(vault: &Vault, record: &Model) -> ApiResult<DetailSecrets> {
-    let Some(sealed) = &record.sealed_details_secrets else {
-        return Ok(DetailSecrets::new());
-    };
-    let key = RecordKey::of(record);
-    let json = vault
-        .open(&key, Slot::DetailsSecrets, sealed)
-        .map_err(ApiError::internal)?;
-    serde_json::from_str(json.expose_secret()).map_err(ApiError::internal)
-}
-
-/// Selects the record at `key`.
-pub(crate) fn by_key(key: &RecordKey) -> sea_orm::Select<Entity> {
-    Entity::find().filter(key_condition(key))
-}
-
-/// The WHERE condition matching exactly the record at `key`.
-pub(crate) fn key_condition(key: &RecordKey) -> sea_orm::Condition {
-    // The hash finds the row through its unique index; the parts rule out a collision.
-    sea_orm::Condition::all()
-        .add(Column::KeyHash.eq(key.key_hash()))
-        .add(Column::SpaceGuid.eq(key.space_guid.as_str()))
-        .add(Column::AccountId.eq(key.account_id.as_str()))
-        .add(Column::IntegrationPackInstanceId.eq(key.integration_pack_instance_id.as_str()))
-        .add(Column::ProcessId.eq(key.process_id.as_str()))
-        .add(Column::EnvId.eq(key.env_id.as_str()))
-        .add(Column::ConnectionId.eq(key.connection_id.as_str()))
-}
-
 async fn find_for_update(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Option<Model>> {
-    let mut select = by_key(key);
+    let mut select = key.select();
     if db.get_database_backend() == DbBackend::Postgres {
         select = select.lock_exclusive();
     }
@@ -214,6 +181,7 @@ pub(super) async fn upsert(db: &impl ConnectionTrait, row: ActiveModel) -> ApiRe
 
 /// What a save does to an existing record: the upsert's `ON CONFLICT` clause.
 pub(super) fn on_conflict() -> OnConflict {
+    // The key's hash is the unique column (see `RecordKey::key_hash`).
     OnConflict::column(Column::KeyHash)
         .update_columns([
             Column::ClientId,
@@ -223,48 +191,9 @@ pub(super) fn on_conflict() -> OnConflict {
             Column::TokenSettingsFingerprint,
             Column::UpdatedAt,
         ])
-        // "No new secret" keeps what the vault holds (SPEC §5).
-        .value(
-            Column::SealedClientSecret,
-            Expr::cust(
-                "COALESCE(excluded.sealed_client_secret, connector_details.sealed_client_secret)",
-            ),
-        )
-        // New token settings invalidate a held token (SPEC §6).
-        .value(
-            Column::IsTokenGenerated,
-            Expr::cust(
-                "CASE WHEN connector_details.token_settings_fingerprint = \
-             excluded.token_settings_fingerprint THEN excluded.is_token_generated ELSE FALSE END",
-            ),
-        )
+        .values([
+            new_secret::sealed_client_secret_on_conflict(),
+            fingerprint::is_token_generated_on_conflict(),
+        ])
         .to_owned()
-}
-
-fn seal_details(
-    vault: &Vault,
-    key: &RecordKey,
-    secrets: &DetailSecrets,
-) -> ApiResult<Option<String>> {
-    if secrets.is_empty() {
-        return Ok(None);
-    }
-    let json = serde_json::to_string(secrets).map_err(ApiError::internal)?;
-    Ok(Some(vault.seal(key, Slot::DetailsSecrets, &json)))
-}
-
-/// A hash of the settings a held token was obtained with.
-fn fingerprint(settings: &[Option<String>]) -> String {
-    let mut hasher = Sha256::new();
-    for setting in settings {
-        match setting {
-            Some(value) => {
-                hasher.update([1]);
-                hasher.update((value.len() as u64).to_be_bytes());
-                hasher.update(value.as_bytes());
-            }
-            None => hasher.update([0]),
-        }
-    }
-    hex::encode(hasher.finalize())
 }

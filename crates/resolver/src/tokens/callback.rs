@@ -11,8 +11,8 @@ use super::settings::IdpSettings;
 use super::types::GrantType;
 use super::{states, store};
 use crate::Services;
+use crate::details::{fingerprint, sealed};
 use crate::error::{ApiError, ApiResult};
-use crate::record_key::RecordKey;
 use crate::vault::Slot;
 
 /// Why a callback did not produce a token.
@@ -37,20 +37,18 @@ pub async fn complete(
     path_account: Option<&str>,
 ) -> Result<Record, CallbackError> {
     let (pending, record) = take_pending(services, state, path_account).await?;
-    if pending.fingerprint != record.token_settings_fingerprint {
+    if !fingerprint::matches(&pending.fingerprint, &record.token_settings_fingerprint) {
         return Err(ApiError::InvalidConnectorDetails(
             "the connector's token settings changed after the authorization started".into(),
         )
         .into());
     }
-    let verifier = services
-        .vault
-        .open(
-            &RecordKey::of(&record),
-            Slot::PkceVerifier,
-            &pending.sealed_pkce_verifier,
-        )
-        .map_err(ApiError::internal)?;
+    let verifier = sealed::open(
+        &services.vault,
+        &record,
+        Slot::PkceVerifier,
+        &pending.sealed_pkce_verifier,
+    )?;
     let settings = IdpSettings::load(&services.vault, &record)?;
     let issued = grants::exchange_code(
         &services.tokens.idp,

@@ -70,6 +70,19 @@ fn client(settings: &IdpSettings, idp: &IdpClient) -> ApiResult<TokenClient> {
     Ok(client)
 }
 
+/// Adds the `accessTokenParams` to a token request of any grant, sends it through
+/// `idp` and reads the answer. A macro because the `oauth2` crate's request types of
+/// the grants share these methods but no trait.
+macro_rules! send {
+    ($request:expr, $settings:expr, $idp:expr) => {{
+        let mut request = $request;
+        for (name, value) in token_params($settings) {
+            request = request.add_extra_param(name, value);
+        }
+        issued(request.request_async($idp).await)
+    }};
+}
+
 fn scopes(settings: &IdpSettings) -> impl Iterator<Item = Scope> + '_ {
     settings.scopes.iter().cloned().map(Scope::new)
 }
@@ -78,13 +91,10 @@ fn scopes(settings: &IdpSettings) -> impl Iterator<Item = Scope> + '_ {
 pub async fn client_credentials(idp: &IdpClient, settings: &IdpSettings) -> ApiResult<IssuedToken> {
     settings.require_secret()?;
     let client = client(settings, idp)?;
-    let mut request = client
+    let request = client
         .exchange_client_credentials()
         .add_scopes(scopes(settings));
-    for (name, value) in token_params(settings) {
-        request = request.add_extra_param(name, value);
-    }
-    issued(request.request_async(idp).await)
+    send!(request, settings, idp)
 }
 
 /// `PASSWORD` (RFC 6749 §4.3).
@@ -98,13 +108,10 @@ pub async fn password(
     let client = client(settings, idp)?;
     let username = ResourceOwnerUsername::new(username.to_owned());
     let password = ResourceOwnerPassword::new(password.expose_secret().to_owned());
-    let mut request = client
+    let request = client
         .exchange_password(&username, &password)
         .add_scopes(scopes(settings));
-    for (name, value) in token_params(settings) {
-        request = request.add_extra_param(name, value);
-    }
-    issued(request.request_async(idp).await)
+    send!(request, settings, idp)
 }
 
 /// A fresh PKCE pair (S256) and `state` for an authorization request.
@@ -156,13 +163,10 @@ pub async fn exchange_code(
     settings.require_secret()?;
     let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(ApiError::internal)?;
     let client = client(settings, idp)?.set_redirect_uri(redirect);
-    let mut request = client
+    let request = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()));
-    for (name, value) in token_params(settings) {
-        request = request.add_extra_param(name, value);
-    }
-    issued(request.request_async(idp).await)
+    send!(request, settings, idp)
 }
 
 /// Refreshes with a refresh token (RFC 6749 §6).
@@ -173,11 +177,7 @@ pub async fn refresh(
 ) -> ApiResult<IssuedToken> {
     let client = client(settings, idp)?;
     let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
-    let mut request = client.exchange_refresh_token(&token);
-    for (name, value) in token_params(settings) {
-        request = request.add_extra_param(name, value);
-    }
-    issued(request.request_async(idp).await)
+    send!(client.exchange_refresh_token(&token), settings, idp)
 }
 
 fn issued(

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use entity::oauth_token::{Column, Entity};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, UpdateMany};
 use uuid::Uuid;
 
 use super::grants::IssuedToken;
@@ -53,15 +53,7 @@ pub async fn take(
 
 /// Gives the lease back without changing the token.
 pub async fn release(db: &impl ConnectionTrait, lease: &Lease) -> ApiResult<()> {
-    Entity::update_many()
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LeaseExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(held(lease))
-        .exec(db)
-        .await?;
+    give_back(Entity::update_many(), lease).exec(db).await?;
     Ok(())
 }
 
@@ -76,7 +68,7 @@ pub async fn complete(
     issued: &IssuedToken,
 ) -> ApiResult<bool> {
     let now = Utc::now();
-    let mut update = Entity::update_many()
+    let mut update = give_back(Entity::update_many(), lease)
         .col_expr(
             Column::SealedAccessToken,
             Expr::value(vault.seal(key, Slot::AccessToken, issued.access_token.expose_secret())),
@@ -89,11 +81,6 @@ pub async fn complete(
         .col_expr(
             Column::NextAttemptAt,
             Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LeaseExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
         );
     if let Some(refresh) = &issued.refresh_token {
         update = update.col_expr(
@@ -104,7 +91,7 @@ pub async fn complete(
     if let Some(scope) = &issued.scope {
         update = update.col_expr(Column::Scope, Expr::value(scope.clone()));
     }
-    let result = update.filter(held(lease)).exec(db).await?;
+    let result = update.exec(db).await?;
     Ok(result.rows_affected == 1)
 }
 
@@ -117,16 +104,10 @@ pub async fn fail(
     error: &str,
 ) -> ApiResult<()> {
     let next = Utc::now() + backoff(failures);
-    Entity::update_many()
+    give_back(Entity::update_many(), lease)
         .col_expr(Column::LastError, Expr::value(error.to_owned()))
         .col_expr(Column::FailureCount, Expr::value(failures))
         .col_expr(Column::NextAttemptAt, Expr::value(next))
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LeaseExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(held(lease))
         .exec(db)
         .await?;
     Ok(())
@@ -138,6 +119,17 @@ pub fn backoff(failures: i32) -> chrono::Duration {
     let exponent = failures.clamp(1, 20) - 1;
     let seconds = 5i64.saturating_mul(1i64 << exponent).min(15 * 60);
     chrono::Duration::seconds(seconds)
+}
+
+/// `update`, applied only while `lease` is held, also releasing it.
+fn give_back(update: UpdateMany<Entity>, lease: &Lease) -> UpdateMany<Entity> {
+    update
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(held(lease))
 }
 
 fn held(lease: &Lease) -> Condition {

@@ -12,7 +12,6 @@ pub mod policy;
 pub mod query;
 pub mod refresh;
 pub mod refresher;
-pub mod rotation;
 pub mod service;
 pub mod settings;
 pub mod states;
@@ -24,8 +23,26 @@ pub mod types;
 pub struct TokenServices {
     /// The outbound client, with the operator's policy.
     pub idp: http::IdpClient,
-    /// The external base URL; callback URLs are built from it.
-    pub public_base_url: String,
+    /// Where the IdP may send the browser back; the server serves these.
+    pub callbacks: CallbackUrls,
     /// This replica's name in lease owners (diagnostics only; leases are per attempt).
     pub replica: String,
+}
+
+/// The server's callback URLs (SPEC §6). The resolver checks a requested `redirectUri`
+/// against them but does not know the server's routes: the server names them.
+#[derive(Clone, Debug)]
+pub struct CallbackUrls {
+    /// The external base URL (`PUBLIC_BASE_URL`), without a trailing `/`.
+    pub base: String,
+    /// The callback's path under `base`, e.g. `/oauth2/callback`.
+    pub path: String,
+    /// The per-account callback's path segments under `base`; the segment
+    /// [`CallbackUrls::ACCOUNT`] stands for the caller's account.
+    pub account_path: Vec<String>,
+}
+
+impl CallbackUrls {
+    /// The segment of `account_path` replaced by the caller's account.
+    pub const ACCOUNT: &'static str = "{account}";
 }

@@ -7,6 +7,7 @@ use super::types::{AccessTokenPayload, TokenStatus};
 use crate::Services;
 use crate::connector_details::types::{ConnectorDetails, KeyInput};
 use crate::context::caller;
+use crate::details::fingerprint;
 use crate::error::ApiError;
 
 /// The scope an integration runtime's JWT must carry to read tokens (SPEC §3).
@@ -39,10 +40,10 @@ impl ConnectorDetails {
     async fn token_status(&self, ctx: &Context<'_>) -> Result<Option<TokenStatus>> {
         let token = match &self.prefetched_token {
             Some(prefetched) => prefetched.clone(),
-            None => super::store::row(&Services::of(ctx)?.db, self.record_id).await?,
+            None => crate::held_token::row(&Services::of(ctx)?.db, self.record_id).await?,
         };
         Ok(token
-            .filter(|t| t.fingerprint == self.token_fingerprint)
+            .filter(|t| fingerprint::matches(&t.fingerprint, &self.token_fingerprint))
             .as_ref()
             .map(TokenStatus::from))
     }

@@ -13,9 +13,8 @@ use super::jwt_bearer::{self, AssertionParams};
 use super::refresh::{self, Outcome};
 use super::settings::IdpSettings;
 use super::types::{AccessTokenPayload, GenerateInput, GenerationStatus, GrantType};
-use super::{states, store};
+use super::{CallbackUrls, states, store};
 use crate::Services;
-use crate::connector_details::service as records;
 use crate::context::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::record_key::RecordKey;
@@ -53,7 +52,7 @@ pub async fn generate(
         GrantType::AuthorizationCode => {
             settings.require_secret()?;
             let redirect = redirect_uri(
-                &services.tokens.public_base_url,
+                &services.tokens.callbacks,
                 input.redirect_uri.as_deref(),
                 tenant.account_id(),
             )?;
@@ -131,21 +130,32 @@ async fn store_and_reload(
     })
 }
 
-/// The `redirect_uri` of an authorization request: one of this server's callback URLs
-/// under `PUBLIC_BASE_URL` (SPEC §6), so codes only ever come back here.
-pub fn redirect_uri(base: &str, requested: Option<&str>, account: &str) -> ApiResult<String> {
-    let base = base.trim_end_matches('/');
-    let default = format!("{base}/oauth2/callback");
+/// The `redirect_uri` of an authorization request: one of the server's callback URLs
+/// (SPEC §6), so codes only ever come back here.
+pub fn redirect_uri(
+    callbacks: &CallbackUrls,
+    requested: Option<&str>,
+    account: &str,
+) -> ApiResult<String> {
+    let base = callbacks.base.trim_end_matches('/');
+    let default = format!("{base}{}", callbacks.path);
     let Some(requested) = requested.filter(|r| !r.is_empty()) else {
         return Ok(default);
     };
+    let segments = callbacks.account_path.iter().map(|segment| {
+        if segment == CallbackUrls::ACCOUNT {
+            account
+        } else {
+            segment.as_str()
+        }
+    });
     let per_account = oauth2::url::Url::parse(&format!("{base}/"))
         .ok()
         .and_then(|mut url| {
             url.path_segments_mut()
                 .ok()?
                 .pop_if_empty()
-                .extend(["account", account, "oauth2", "callback"]);
+                .extend(segments);
             Some(url.to_string())
         })
         .unwrap_or_else(|| default.clone());
@@ -189,7 +199,7 @@ pub async fn refresh(services: &Services, key: &RecordKey) -> ApiResult<Record> 
 /// `isTokenGenerated` (SPEC §3).
 pub async fn revoke(services: &Services, key: &RecordKey) -> ApiResult<Record> {
     let record = find(services, key).await?;
-    store::drop_tokens(&services.db, record.id).await?;
+    crate::held_token::drop_tokens(&services.db, record.id).await?;
     reload(services, &record).await
 }
 
@@ -241,9 +251,7 @@ fn lease_wait(services: &Services) -> Duration {
 }
 
 async fn find(services: &Services, key: &RecordKey) -> ApiResult<Record> {
-    records::find(&services.db, key)
-        .await?
-        .ok_or(ApiError::NotFound)
+    key.find(&services.db).await?.ok_or(ApiError::NotFound)
 }
 
 async fn reload(services: &Services, record: &Record) -> ApiResult<Record> {
@@ -252,17 +260,27 @@ async fn reload(services: &Services, record: &Record) -> ApiResult<Record> {
 
 #[cfg(test)]
 mod tests {
-    use super::redirect_uri;
+    use super::{CallbackUrls, redirect_uri};
+
+    fn callbacks(base: &str) -> CallbackUrls {
+        CallbackUrls {
+            base: base.to_owned(),
+            path: "/oauth2/callback".to_owned(),
+            account_path: ["account", CallbackUrls::ACCOUNT, "oauth2", "callback"]
+                .map(str::to_owned)
+                .to_vec(),
+        }
+    }
 
     #[test]
     fn the_redirect_uri_defaults_to_the_callback_under_the_public_base_url() {
         assert_eq!(
-            redirect_uri("https://oauth.example.com/", None, "a").unwrap(),
+            redirect_uri(&callbacks("https://oauth.example.com/"), None, "a").unwrap(),
             "https://oauth.example.com/oauth2/callback"
         );
         assert_eq!(
             redirect_uri(
-                "https://x.example/base",
+                &callbacks("https://x.example/base"),
                 Some("https://x.example/base/account/a%20b/oauth2/callback"),
                 "a b"
             )
@@ -273,10 +291,14 @@ mod tests {
 
     #[test]
     fn a_redirect_uri_elsewhere_is_refused() {
-        let err = redirect_uri("https://x.example", Some("https://evil.example/cb"), "a");
-        assert_eq!(err.unwrap_err().code(), "INVALID_INPUT");
+        let err = redirect_uri(
+            &callbacks("https://x.example"),
+            Some("https://evil.example/cb"),
+            "a",
+        );
+        assert_eq!(err.unwrap_err().code(), crate::Code::InvalidInput);
         let other_account = redirect_uri(
-            "https://x.example",
+            &callbacks("https://x.example"),
             Some("https://x.example/account/b/oauth2/callback"),
             "a",
         );

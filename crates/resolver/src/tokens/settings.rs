@@ -7,11 +7,10 @@ use oauth2::url::Url;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::connector_details::service::open_details;
 use crate::details;
+use crate::details::sealed::{open_client_secret, open_details};
 use crate::error::{ApiError, ApiResult};
-use crate::record_key::RecordKey;
-use crate::vault::{Slot, Vault};
+use crate::vault::Vault;
 
 /// The IdP-facing settings of one record. Holds secrets: never logged (no `Debug`).
 pub struct IdpSettings {
@@ -46,12 +45,8 @@ impl IdpSettings {
             .filter(|s| !s.is_empty())
             .or_else(|| text("clientId"))
             .unwrap_or_default();
-        let client_secret = match &record.sealed_client_secret {
-            Some(sealed) => Some(
-                vault
-                    .open(&RecordKey::of(record), Slot::ClientSecret, sealed)
-                    .map_err(ApiError::internal)?,
-            ),
+        let client_secret = match open_client_secret(vault, record)? {
+            Some(secret) => Some(secret),
             // A secret saved inside the details (vaulted there) serves as well.
             None => text("client_secret")
                 .or_else(|| text("clientSecret"))

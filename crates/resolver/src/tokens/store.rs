@@ -3,23 +3,21 @@
 //! dropping tokens. A token issued under other settings (its fingerprint differs from
 //! the record's) is treated as absent and removed when seen.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use entity::connector_details::{self, Model as Record};
 use entity::oauth_token::{ActiveModel, Column, Entity, Model};
-use entity::{oauth_state, oauth_token};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     TransactionTrait,
 };
 use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
 use super::grants::IssuedToken;
 use super::types::GrantType;
-use crate::error::{ApiError, ApiResult};
+use crate::details::{fingerprint, sealed};
+use crate::error::ApiResult;
+use crate::held_token::row;
 use crate::record_key::RecordKey;
 use crate::vault::{Slot, Vault};
 
@@ -91,10 +89,7 @@ pub async fn store_generated(
         )
         .col_expr(connector_details::Column::UpdatedAt, Expr::value(now))
         .filter(connector_details::Column::Id.eq(record.id))
-        .filter(
-            connector_details::Column::TokenSettingsFingerprint
-                .eq(record.token_settings_fingerprint.as_str()),
-        )
+        .filter(fingerprint::unchanged(record))
         .exec(&txn)
         .await?;
     txn.commit().await?;
@@ -109,32 +104,12 @@ pub fn expires_at(issued: &IssuedToken, now: DateTime<Utc>) -> Option<DateTime<U
         .and_then(|d| now.checked_add_signed(d))
 }
 
-/// The token row of `connector_id`, whatever its fingerprint.
-pub async fn row(db: &impl ConnectionTrait, connector_id: Uuid) -> ApiResult<Option<Model>> {
-    Ok(Entity::find_by_id(connector_id).one(db).await?)
-}
-
-/// The token rows of `connector_ids`, by connector, in one query (a list's `tokenStatus`).
-pub async fn rows(
-    db: &impl ConnectionTrait,
-    connector_ids: impl IntoIterator<Item = Uuid>,
-) -> ApiResult<HashMap<Uuid, Model>> {
-    let rows = Entity::find()
-        .filter(Column::ConnectorId.is_in(connector_ids))
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.connector_id, row))
-        .collect())
-}
-
 /// The token held for `record` if it is still valid for the record's settings.
 pub async fn valid_token(db: &impl ConnectionTrait, record: &Record) -> ApiResult<Option<Model>> {
     let Some(token) = row(db, record.id).await? else {
         return Ok(None);
     };
-    if token.fingerprint == record.token_settings_fingerprint {
+    if fingerprint::matches(&token.fingerprint, &record.token_settings_fingerprint) {
         return Ok(Some(token));
     }
     // The settings changed since the token was issued (SPEC §6): it is gone.
@@ -146,41 +121,9 @@ pub async fn valid_token(db: &impl ConnectionTrait, record: &Record) -> ApiResul
     Ok(None)
 }
 
-/// Drops the token and pending authorizations of `connector_id`, and clears
-/// `isTokenGenerated` (revoke, reset — SPEC §3).
-pub async fn drop_tokens(db: &impl ConnectionTrait, connector_id: Uuid) -> ApiResult<()> {
-    oauth_token::Entity::delete_many()
-        .filter(oauth_token::Column::ConnectorId.eq(connector_id))
-        .exec(db)
-        .await?;
-    oauth_state::Entity::delete_many()
-        .filter(oauth_state::Column::ConnectorId.eq(connector_id))
-        .exec(db)
-        .await?;
-    connector_details::Entity::update_many()
-        .col_expr(
-            connector_details::Column::IsTokenGenerated,
-            Expr::value(false),
-        )
-        .col_expr(
-            connector_details::Column::UpdatedAt,
-            Expr::value(Utc::now()),
-        )
-        .filter(connector_details::Column::Id.eq(connector_id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
 /// The access token of `token`, opened for the runtime.
 pub fn open_access(vault: &Vault, record: &Record, token: &Model) -> ApiResult<SecretString> {
-    vault
-        .open(
-            &RecordKey::of(record),
-            Slot::AccessToken,
-            &token.sealed_access_token,
-        )
-        .map_err(ApiError::internal)
+    sealed::open(vault, record, Slot::AccessToken, &token.sealed_access_token)
 }
 
 /// The refresh token of `token`, if one is held.
@@ -189,13 +132,10 @@ pub fn open_refresh(
     record: &Record,
     token: &Model,
 ) -> ApiResult<Option<SecretString>> {
-    token
-        .sealed_refresh_token
-        .as_deref()
-        .map(|sealed| {
-            vault
-                .open(&RecordKey::of(record), Slot::RefreshToken, sealed)
-                .map_err(ApiError::internal)
-        })
-        .transpose()
+    sealed::open_optional(
+        vault,
+        record,
+        Slot::RefreshToken,
+        &token.sealed_refresh_token,
+    )
 }

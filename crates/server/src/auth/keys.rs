@@ -1,6 +1,7 @@
 //! The JWT verifier: which keys and algorithms are accepted, decided by configuration
 //! and never by the token (SPEC §2).
 
+use resolver::Code;
 use std::str::FromStr;
 
 use anyhow::Context as _;
@@ -28,10 +29,10 @@ pub enum AuthError {
 
 impl AuthError {
     /// The SPEC §7 code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Expired => "TOKEN_EXPIRED",
-            _ => "UNAUTHORIZED",
+            Self::Expired => Code::TokenExpired,
+            _ => Code::Unauthorized,
         }
     }
 }
@@ -144,8 +145,7 @@ impl JwtVerifier {
         for key in &keys {
             match decode::<Map<String, Value>>(token, key, &validation) {
                 Ok(data) => {
-                    return VerifiedClaims::from_map(&data.claims, &self.account_claim)
-                        .ok_or(AuthError::Invalid("the token names no account"));
+                    return VerifiedClaims::from_map(&data.claims, &self.account_claim);
                 }
                 Err(err) => match err.kind() {
                     ErrorKind::InvalidSignature | ErrorKind::InvalidKeyFormat => continue,

@@ -2,14 +2,14 @@
 //! token first, then `SPACE_GUID`, then the token's `spaces` claim.
 
 use axum::http::{HeaderMap, StatusCode, header};
-use resolver::Caller;
+use resolver::Code;
+use resolver::{Caller, SpaceGuid, SpaceGuidError};
 
 use super::error::HttpError;
 use crate::auth::{AuthError, JwtVerifier};
 
 /// The header naming the Space (platform spelling, with an underscore).
 pub const SPACE_GUID_HEADER: &str = "SPACE_GUID";
-const MAX_SPACE_GUID_LEN: usize = 128;
 
 /// Authenticates the request and binds it to a tenant.
 pub async fn authenticate(
@@ -19,7 +19,7 @@ pub async fn authenticate(
     let token = bearer_token(headers)?;
     let claims = verifier.verify(token).await?;
     let space_guid = space_guid(headers)?;
-    if !claims.allows_space(&space_guid) {
+    if !claims.allows_space(space_guid.as_str()) {
         return Err(AuthError::Forbidden.into());
     }
     Ok(Caller::authenticated(
@@ -51,29 +51,25 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// The validated `SPACE_GUID` header (SPEC §2): present, at most 128 of `[A-Za-z0-9_-]`.
-fn space_guid(headers: &HeaderMap) -> Result<String, HttpError> {
+/// The parsed `SPACE_GUID` header (SPEC §2): present, at most 128 of `[A-Za-z0-9_-]`.
+fn space_guid(headers: &HeaderMap) -> Result<SpaceGuid, HttpError> {
     let value = headers
         .get(SPACE_GUID_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    if value.is_empty() {
-        return Err(HttpError::new(
+    SpaceGuid::parse(value).map_err(|error| match error {
+        SpaceGuidError::Missing => HttpError::new(
             StatusCode::BAD_REQUEST,
-            "MISSING_SPACE_ID",
+            Code::MissingSpaceId,
             "the SPACE_GUID header is required",
-        ));
-    }
-    let valid = value.len() <= MAX_SPACE_GUID_LEN
-        && value
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
-    match std::str::from_utf8(value) {
-        Ok(text) if valid => Ok(text.to_owned()),
-        _ => Err(HttpError::new(
+        ),
+        SpaceGuidError::Invalid => HttpError::new(
             StatusCode::BAD_REQUEST,
-            "INVALID_SPACE_ID",
-            format!("SPACE_GUID must be 1 to {MAX_SPACE_GUID_LEN} characters of A-Z a-z 0-9 _ -"),
-        )),
-    }
+            Code::InvalidSpaceId,
+            format!(
+                "SPACE_GUID must be 1 to {} characters of A-Z a-z 0-9 _ -",
+                SpaceGuid::MAX_LEN
+            ),
+        ),
+    })
 }

@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
+use resolver::tokens::CallbackUrls;
 use resolver::tokens::callback::{self, CallbackError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -16,6 +17,29 @@ use sha2::{Digest, Sha256};
 use super::rate_limit;
 use crate::listen::ClientAddr;
 use crate::state::AppState;
+
+/// The route of the callback.
+pub const PATH: &str = "/oauth2/callback";
+
+/// The route of the per-account callback.
+pub const ACCOUNT_PATH: &str = "/account/{account_id}/oauth2/callback";
+
+/// The callback URLs under `public_base_url`, for the resolver to check `redirectUri`
+/// against (it does not know these routes).
+pub fn urls(public_base_url: String) -> CallbackUrls {
+    CallbackUrls {
+        base: public_base_url,
+        path: PATH.to_owned(),
+        account_path: ACCOUNT_PATH
+            .split('/')
+            .filter(|segment| !segment.is_empty())
+            .map(|segment| match segment {
+                "{account_id}" => CallbackUrls::ACCOUNT.to_owned(),
+                other => other.to_owned(),
+            })
+            .collect(),
+    }
+}
 
 /// The query string an IdP sends back (RFC 6749 §4.1.2).
 #[derive(Deserialize)]
@@ -117,7 +141,7 @@ async fn handle(
                     idp_error: Some(idp),
                     ..
                 } => idp.clone(),
-                other => other.code().to_ascii_lowercase(),
+                other => other.code().as_str().to_ascii_lowercase(),
             };
             let message = match &err {
                 resolver::ApiError::Internal(_) | resolver::ApiError::DatabaseUnavailable(_) => {

@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use resolver::Code;
 use serde_json::json;
 
 use crate::auth::AuthError;
@@ -11,7 +12,7 @@ use crate::auth::AuthError;
 #[derive(Debug)]
 pub struct HttpError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub field: Option<&'static str>,
     pub www_authenticate: Option<String>,
@@ -22,7 +23,7 @@ pub struct HttpError {
 
 impl HttpError {
     /// A refusal with `status`, a SPEC §7 `code` and a fixed `message`.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -42,7 +43,7 @@ impl HttpError {
     ) -> Self {
         Self {
             field: Some(field),
-            ..Self::new(status, "INVALID_INPUT", message)
+            ..Self::new(status, Code::InvalidInput, message)
         }
     }
 
@@ -52,7 +53,7 @@ impl HttpError {
     }
 
     fn render(self, request_id: Option<&str>) -> Response {
-        let mut extensions = json!({ "code": self.code });
+        let mut extensions = json!({ "code": self.code.as_str() });
         if let Some(field) = self.field {
             extensions["field"] = json!(field);
         }

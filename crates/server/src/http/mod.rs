@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
+use resolver::Code;
 
 use crate::state::AppState;
 use error::HttpError;
@@ -40,11 +41,8 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
             &format!("{}/{{file}}", graphiql::ASSET_PREFIX),
             get(graphiql::asset),
         )
-        .route("/oauth2/callback", get(callback::callback))
-        .route(
-            "/account/{account_id}/oauth2/callback",
-            get(callback::account_callback),
-        )
+        .route(callback::PATH, get(callback::callback))
+        .route(callback::ACCOUNT_PATH, get(callback::account_callback))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
@@ -66,7 +64,8 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
 
 /// Unknown paths, in the error envelope with the request id (SPEC §7).
 async fn not_found(Extension(id): Extension<RequestId>) -> Response {
-    HttpError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint").into_response_for(&id.0)
+    HttpError::new(StatusCode::NOT_FOUND, Code::NotFound, "no such endpoint")
+        .into_response_for(&id.0)
 }
 
 /// `/graphql` with a method other than GET/POST (CORS preflights are answered before).

@@ -2,6 +2,7 @@
 //! refilled at `RATE_LIMIT_RPS` up to `RATE_LIMIT_BURST`, checked once the caller is
 //! authenticated; an empty bucket answers 429 with `Retry-After` (SPEC §7).
 
+use resolver::Code;
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -93,7 +94,7 @@ fn too_many_requests(wait: Duration) -> HttpError {
         retry_after: Some(u32::try_from(seconds.max(1)).unwrap_or(u32::MAX)),
         ..HttpError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
+            Code::RateLimited,
             "too many requests; retry after the time in Retry-After",
         )
     }

@@ -3,6 +3,7 @@
 //! 503 in the GraphQL error envelope. Dropping the handler rolls back any open
 //! transaction, so no half-written record is left.
 
+use resolver::Code;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -27,7 +28,7 @@ pub async fn limit(State(limit): State<Duration>, request: Request, next: Next) 
                 retry_after: Some(1),
                 ..HttpError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "GENERIC_SYSTEM_ERROR",
+                    Code::GenericSystemError,
                     format!("the request took longer than {} s", limit.as_secs()),
                 )
             };

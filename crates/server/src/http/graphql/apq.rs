@@ -11,6 +11,7 @@
 //! Resolved here, before the operation is classified, so that a persisted mutation is
 //! refused over GET like any other (SPEC §1).
 
+use resolver::Code;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
@@ -69,7 +70,7 @@ impl PersistedQueries {
         let Some(cache) = &self.cache else {
             return Err(HttpError::new(
                 StatusCode::BAD_REQUEST,
-                "PERSISTED_QUERY_NOT_SUPPORTED",
+                Code::PersistedQueryNotSupported,
                 "PersistedQueryNotSupported",
             ));
         };
@@ -87,7 +88,7 @@ impl PersistedQueries {
                 // The protocol's signal to resend with the query: a GraphQL error, 200.
                 None => Err(HttpError::new(
                     StatusCode::OK,
-                    "PERSISTED_QUERY_NOT_FOUND",
+                    Code::PersistedQueryNotFound,
                     "PersistedQueryNotFound",
                 )),
             };
@@ -168,12 +169,12 @@ mod tests {
         let query = "{ __typename }";
         let hash = hex::encode(Sha256::digest(query));
         let missing = store.resolve(&mut request("", &hash)).err().map(|e| e.code);
-        assert_eq!(missing, Some("PERSISTED_QUERY_NOT_FOUND"));
+        assert_eq!(missing, Some(Code::PersistedQueryNotFound));
         let checked = store.resolve(&mut request(query, &hash)).ok().flatten();
         let missing = store.resolve(&mut request("", &hash)).err().map(|e| e.code);
         assert_eq!(
             missing,
-            Some("PERSISTED_QUERY_NOT_FOUND"),
+            Some(Code::PersistedQueryNotFound),
             "not before register"
         );
         store.register(checked.unwrap_or_else(|| unreachable!()));

@@ -122,7 +122,6 @@ pub(super) async fn execute(
         }
         batch = batch.data(caller);
     }
-    batch = batch.data(resolver::RequestId(request_id.0.clone()));
     let response = state.schema.execute_batch(batch).await;
     match &response {
         BatchResponse::Single(r) => {

@@ -1,35 +1,14 @@
 //! Bounded metric labels for GraphQL operations: the schema's root fields and the
-//! SPEC §7 codes, as `'static` strings so recording a metric allocates nothing.
+//! SPEC §7 codes ([`Code`]), as `'static` strings so recording a metric allocates nothing.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+use resolver::Code;
 
 /// The label of anything that is not a root field of the schema.
 pub const UNKNOWN: &str = "unknown";
-
-/// Every error code the service answers (SPEC §7, plus the Apollo APQ protocol's).
-const CODES: &[&str] = &[
-    "UNAUTHORIZED",
-    "TOKEN_EXPIRED",
-    "MISSING_SPACE_ID",
-    "INVALID_SPACE_ID",
-    "SPACE_GUID_MISMATCH",
-    "IPACK_INSTANCE_ID_INVALID",
-    "INVALID_OAUTH_CONNECTOR_DETAILS",
-    "INVALID_INPUT",
-    "NOT_FOUND",
-    "GRANT_TYPE_NOT_SUPPORTED",
-    "CLIENT_SECRET_REQUIRED",
-    "IDP_TOKEN_REQUEST_FAILED",
-    "RATE_LIMITED",
-    "DATABASE_UNAVAILABLE",
-    "QUOTA_EXCEEDED",
-    "GENERIC_SYSTEM_ERROR",
-    "PERSISTED_QUERY_NOT_FOUND",
-    "PERSISTED_QUERY_NOT_SUPPORTED",
-];
 
 static ROOT_FIELDS: OnceLock<HashSet<String>> = OnceLock::new();
 
@@ -44,11 +23,7 @@ pub fn operation(name: &str) -> &'static str {
 
 /// The label of an error code: itself when it is one of ours, else `error`.
 pub fn outcome(code: &str) -> &'static str {
-    CODES
-        .iter()
-        .find(|c| **c == code)
-        .copied()
-        .unwrap_or("error")
+    Code::parse(code).map_or("error", Code::as_str)
 }
 
 fn root_fields() -> HashSet<String> {
@@ -87,7 +62,7 @@ mod tests {
         );
         assert_eq!(operation("__typename"), "__typename");
         assert_eq!(operation("somethingElse"), UNKNOWN);
-        assert_eq!(outcome("NOT_FOUND"), "NOT_FOUND");
+        assert_eq!(outcome(Code::NotFound.as_str()), Code::NotFound.as_str());
         assert_eq!(outcome("whatever"), "error");
     }
 }

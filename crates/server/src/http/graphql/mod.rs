@@ -209,7 +209,7 @@ fn finish(
 ) -> HttpResponse {
     metrics::record_graphql_latency(observed.operation, started.elapsed());
     result.unwrap_or_else(|err| {
-        metrics::record_operation(observed.operation, labels::outcome(err.code));
+        metrics::record_operation(observed.operation, err.code.as_str());
         err.into_response_for(&request_id.0)
     })
 }

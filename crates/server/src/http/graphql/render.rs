@@ -3,6 +3,7 @@
 //! 503 when the database is unavailable, the request id in every error, no caching.
 //! Serialized straight to bytes: no intermediate JSON tree on the hot path.
 
+use resolver::Code;
 use std::collections::BTreeMap;
 
 use async_graphql::{BatchResponse, Response, ServerError, Value};
@@ -13,8 +14,6 @@ use serde::Serialize;
 
 use super::Format;
 use super::labels;
-
-const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
 
 /// The body of one response; `data` is left out for request errors.
 #[derive(Serialize)]
@@ -107,7 +106,7 @@ fn database_unavailable(response: &Response) -> bool {
     response
         .errors
         .iter()
-        .any(|e| error_code(e) == Some(DATABASE_UNAVAILABLE))
+        .any(|e| error_code(e) == Some(Code::DatabaseUnavailable.as_str()))
 }
 
 fn error_code(error: &ServerError) -> Option<&str> {
@@ -125,7 +124,7 @@ fn tag_errors(response: &mut Response, request_id: &str) {
         // Only request errors (parse, validation, variables, limits) come without a
         // code: every resolver error sets one.
         if extensions.get("code").is_none() {
-            extensions.set("code", "INVALID_INPUT");
+            extensions.set("code", Code::InvalidInput.as_str());
         }
         extensions.set("requestId", request_id);
     }

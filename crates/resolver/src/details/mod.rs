@@ -4,6 +4,14 @@
 //! secret-named key, at any depth, is cut out for the vault and replaced by the
 //! placeholder. To keep the bytes, values are located in the original text (serde_json's
 //! `RawValue` borrows from it) and only those spans are rewritten.
+//!
+//! The other rules of a record's details live beside it: [`sealed`] (what the vault
+//! holds), [`new_secret`] (the "no new secret" rule) and [`fingerprint`] (which held
+//! token still matches the settings).
+
+pub mod fingerprint;
+pub mod new_secret;
+pub mod sealed;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -327,7 +335,7 @@ mod tests {
         ] {
             assert_eq!(
                 mask(bad).unwrap_err().code(),
-                "INVALID_OAUTH_CONNECTOR_DETAILS",
+                crate::Code::InvalidOauthConnectorDetails,
                 "{bad}"
             );
         }
