@@ -5,6 +5,8 @@
 
 pub mod client_secret;
 pub mod code;
+pub mod connection_events;
+pub mod connection_status;
 pub mod connector_details;
 pub mod context;
 pub mod details;
@@ -15,7 +17,7 @@ pub mod record_key;
 pub mod tokens;
 pub mod vault;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 pub use code::Code;
@@ -40,6 +42,8 @@ pub struct Services {
     pub tokens: tokens::TokenServices,
     /// The most records one tenant may hold (SPEC §13 `MAX_RECORDS_PER_TENANT`).
     pub max_records_per_tenant: u64,
+    /// The events outbox and the live bus (SPEC §12).
+    pub events: events::Events,
 }
 
 /// What [`Services::start`] needs besides the database and the vault.
@@ -55,6 +59,8 @@ pub struct ServiceSettings {
     pub replica: String,
     /// The most records one tenant may hold (SPEC §13 `MAX_RECORDS_PER_TENANT`).
     pub max_records_per_tenant: u64,
+    /// The events outbox and the live bus (SPEC §12).
+    pub events: events::Events,
 }
 
 impl Services {
@@ -75,6 +81,7 @@ impl Services {
                 callbacks: settings.callbacks,
                 replica: settings.replica,
             },
+            events: settings.events,
             db,
             vault,
             max_records_per_tenant: settings.max_records_per_tenant,
@@ -103,8 +110,12 @@ pub struct Mutation(
     tokens::mutation::TokenMutation,
 );
 
+/// Every subscription of the service.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(connection_events::subscription::ConnectionEventsSubscription);
+
 /// The executable schema.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits applied to every operation (SPEC §8).
 #[derive(Clone, Copy, Debug)]
@@ -123,8 +134,12 @@ impl Default for QueryLimits {
 }
 
 /// The schema without data, for SDL export and tests.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
 }
 
 /// The executable schema over `services`.

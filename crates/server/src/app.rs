@@ -35,6 +35,8 @@ pub struct App {
     pub shutdown_grace: Duration,
     /// Header read time and size limits of connections.
     pub connections: ConnectionLimits,
+    /// How webhooks are delivered (SPEC §12).
+    pub webhooks: events::delivery::DeliverySettings,
 }
 
 impl App {
@@ -50,11 +52,26 @@ impl App {
             shutdown,
         ))
     }
+
+    /// Starts the webhook worker and (PostgreSQL) the live-bus listener; they stop when
+    /// `shutdown` resolves. [`serve`] does this.
+    pub fn spawn_event_tasks(
+        &self,
+        shutdown: impl Future<Output = ()> + Clone + Send + 'static,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        crate::webhooks::spawn(
+            &self.state.db,
+            &self.state.services.events,
+            self.webhooks.clone(),
+            shutdown,
+        )
+    }
 }
 
 /// Builds the service: connects, migrates, checks that every stored ciphertext's key
 /// is loaded, and assembles the router.
 pub async fn build(config: &Config) -> anyhow::Result<App> {
+    let webhooks = crate::webhooks::settings(config)?;
     let keys = devmode::resolve_keys(config)?;
     if keys.dev_jwt {
         devmode::check_bind_addr(config)?;
@@ -101,6 +118,11 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         callbacks: http::callback::urls(config.public_base_url()),
         replica: replica_id(config),
         max_records_per_tenant: config.limits.max_records_per_tenant,
+        events: events::Events::new(
+            webhooks.urls.clone(),
+            db.get_database_backend(),
+            events::Bus::new(config.ws_max_subscriptions_per_account),
+        ),
     };
     let services = Services::start(db.clone(), vault, settings)
         .context("cannot build the HTTP client for identity providers")?;
@@ -140,6 +162,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         )?
         .into(),
         cors_allowed_origins: config.cors_allowed_origins.clone().into(),
+        sockets: events::quota::PerAccount::new(config.ws_max_sockets_per_account),
     });
     Ok(App {
         router: http::router(state.clone())?,
@@ -155,6 +178,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             header_read_timeout: Duration::from_secs(config.limits.header_read_timeout_seconds),
             max_header_bytes: config.limits.max_header_bytes,
         },
+        webhooks,
     })
 }
 
@@ -180,10 +204,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let refresher = app.spawn_refresher(async move {
-        let mut stopped = stopped;
-        let _ = stopped.wait_for(|stop| *stop).await;
-    });
+    let stopped_signal = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let refresher = app.spawn_refresher(stopped_signal());
+    let event_tasks = app.spawn_event_tasks(futures_util::FutureExt::shared(stopped_signal()));
     let drained = listen::serve_until(app.router, listener, &app.connections, shutdown).await;
     let _ = stop.send(true);
     let grace = app.shutdown_grace;
@@ -194,6 +222,15 @@ pub async fn serve(
         );
     }
     refresher.abort();
+    // The webhook worker finishes the attempts in flight (bounded by their time limit)
+    // and records their outcome, so a restart does not wait out their claims.
+    let settle = app.webhooks.timeout + Duration::from_secs(1);
+    for task in event_tasks {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(settle, task).await.is_err() {
+            abort.abort();
+        }
+    }
     Ok(())
 }
 

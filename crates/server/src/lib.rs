@@ -12,6 +12,7 @@ pub mod http;
 pub mod listen;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use app::{App, build, serve};
 pub use config::Config;

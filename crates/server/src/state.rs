@@ -52,4 +52,6 @@ pub struct SharedState {
     pub space_ui_origins: Arc<str>,
     /// Origins allowed by CORS (SPEC §1).
     pub cors_allowed_origins: Arc<[String]>,
+    /// Open subscription WebSockets per account (SPEC §12).
+    pub sockets: events::quota::PerAccount,
 }

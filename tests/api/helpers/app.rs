@@ -142,19 +142,9 @@ impl TestApp {
         let app = server::build(&self.config)
             .await
             .map_err(|error| format!("{error:#}"))?;
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("cannot bind 127.0.0.1:0");
-        self.address = listener.local_addr().expect("no local address");
-        let (shutdown, signal) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server::serve(app, listener, async {
-                let _ = signal.await;
-            })
-            .await
-            .map_err(|error| format!("{error:#}"))
-        });
-        self.server = Some(RunningServer { shutdown, task });
+        let (address, server) = launch(app).await;
+        self.address = address;
+        self.server = Some(server);
         if self.db.is_none() {
             self.db = Some(
                 backend::connect(&self.database.url)
@@ -243,6 +233,15 @@ impl TestApp {
         self.client.request(method, self.url(path))
     }
 
+    /// A second server on the same database and configuration (another replica).
+    pub async fn replica(&self) -> Replica {
+        let built = server::build(&self.config)
+            .await
+            .expect("the replica starts");
+        let (address, server) = launch(built).await;
+        Replica { address, server }
+    }
+
     /// A builder for a token signed with this app's HS256 secret.
     pub fn token_builder(&self, account: &str) -> TokenBuilder {
         TokenBuilder::new(account, &self.hs256_secret)
@@ -314,6 +313,23 @@ impl TestApp {
     }
 }
 
+/// Serves `app` on 127.0.0.1:0 until its shutdown sender fires.
+async fn launch(app: server::App) -> (SocketAddr, RunningServer) {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("cannot bind 127.0.0.1:0");
+    let address = listener.local_addr().expect("no local address");
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server::serve(app, listener, async {
+            let _ = signal.await;
+        })
+        .await
+        .map_err(|error| format!("{error:#}"))
+    });
+    (address, RunningServer { shutdown, task })
+}
+
 /// Sends `request` and reads the answer; a body that is not JSON becomes a JSON string.
 pub async fn send(request: RequestBuilder) -> (StatusCode, HeaderMap, Value) {
     let response = request.send().await.expect("the request failed");
@@ -330,6 +346,25 @@ impl Drop for TestApp {
             let _ = server.shutdown.send(());
             server.task.abort();
         }
+    }
+}
+
+/// Another server on a [`TestApp`]'s database; stopped by [`Replica::stop`] or drop.
+pub struct Replica {
+    /// Where it listens.
+    pub address: SocketAddr,
+    server: RunningServer,
+}
+
+impl Replica {
+    /// Stops it gracefully; panics when it fails.
+    pub async fn stop(self) {
+        let _ = self.server.shutdown.send(());
+        let stopped = tokio::time::timeout(STOP_TIMEOUT, self.server.task).await;
+        stopped
+            .expect("the replica stops in time")
+            .expect("the replica task")
+            .expect("the replica serves");
     }
 }
 

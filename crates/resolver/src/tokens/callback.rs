@@ -60,6 +60,7 @@ pub async fn complete(
     .await?;
     store::store_generated(
         &services.db,
+        &services.events,
         &services.vault,
         &record,
         GrantType::AuthorizationCode,

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
 pub mod timeout;
+pub mod ws;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
             &format!("{}/{{file}}", graphiql::ASSET_PREFIX),
             get(graphiql::asset),
         )
+        .route("/graphql/ws", get(ws::upgrade))
         .route(callback::PATH, get(callback::callback))
         .route(callback::ACCOUNT_PATH, get(callback::account_callback))
         .route("/healthz", get(health::healthz))
