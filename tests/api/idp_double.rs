@@ -31,6 +31,8 @@ pub const PASSWORD: &str = "planted-password-93ad";
 /// One token request as the double saw it.
 #[derive(Clone, Debug)]
 pub struct SeenRequest {
+    /// The path it was sent to (`/token`, `/v2/token`).
+    pub path: String,
     pub grant_type: String,
     /// `basic`, `body` or `none`.
     pub client_auth: &'static str,
@@ -53,6 +55,8 @@ pub struct Knobs {
     pub assertion_key: Option<String>,
     /// Accept unsecured (`alg: none`) assertions.
     pub accept_unsigned: bool,
+    /// The client secret this IdP knows for [`CLIENT_ID`] (default [`CLIENT_SECRET`]).
+    pub client_secret: String,
 }
 
 impl Default for Knobs {
@@ -65,6 +69,7 @@ impl Default for Knobs {
             delay: Duration::ZERO,
             assertion_key: None,
             accept_unsigned: false,
+            client_secret: CLIENT_SECRET.to_owned(),
         }
     }
 }
@@ -117,6 +122,8 @@ impl IdpDouble {
         let router = Router::new()
             .route("/authorize", get(authorize))
             .route("/token", post(token))
+            // The same endpoint under another path of the same origin.
+            .route("/v2/token", post(token))
             // Misbehaving endpoints, for the client's safety rules.
             .route(
                 "/redirecting-token",
@@ -278,6 +285,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 fn client_auth(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
+    known_secret: &str,
 ) -> Result<(Option<String>, &'static str), Box<Response>> {
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -308,7 +316,7 @@ fn client_auth(
         ),
         (None, None) => return Ok((None, "none")),
     };
-    if id != CLIENT_ID || secret != CLIENT_SECRET {
+    if id != CLIENT_ID || secret != known_secret {
         return Err(Box::new(oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -334,17 +342,23 @@ fn serde_urlencoded_pairs(s: &str) -> Vec<(String, String)> {
 /// POST /token: the four grants and refresh.
 async fn token(
     State(double): State<IdpDouble>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     Form(params): Form<HashMap<String, String>>,
 ) -> Response {
-    let (delay, failure) = {
+    let (delay, failure, known_secret) = {
         let knobs = double.0.knobs.lock().unwrap();
-        (knobs.delay, knobs.fail_with.clone())
+        (
+            knobs.delay,
+            knobs.fail_with.clone(),
+            knobs.client_secret.clone(),
+        )
     };
     tokio::time::sleep(delay).await;
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
-    let auth = client_auth(&headers, &params);
+    let auth = client_auth(&headers, &params, &known_secret);
     double.0.ledger.lock().unwrap().requests.push(SeenRequest {
+        path: uri.path().to_owned(),
         grant_type: grant_type.clone(),
         client_auth: auth.as_ref().map(|(_, how)| *how).unwrap_or("invalid"),
         params: params.clone(),

@@ -11,7 +11,7 @@ use oauth2::url::form_urlencoded;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
-use super::grants::{IssuedToken, from_response, idp_refusal, token_params};
+use super::grants::{IssuedToken, SetByRequest, from_response, idp_refusal, token_params};
 use super::http::IdpClient;
 use super::settings::IdpSettings;
 use crate::error::{ApiError, ApiResult};
@@ -95,13 +95,15 @@ pub async fn request(
     assertion: &SecretString,
 ) -> ApiResult<IssuedToken> {
     let request = build_request(idp, settings, assertion)?;
-    let response = idp
-        .send(request)
-        .await
-        .map_err(|e| ApiError::IdpTokenRequestFailed {
-            idp_error: None,
-            message: e.to_string(),
-        })?;
+    let response =
+        settings
+            .sender(idp)
+            .send(request)
+            .await
+            .map_err(|e| ApiError::IdpTokenRequestFailed {
+                idp_error: None,
+                message: e.to_string(),
+            })?;
     parse_response(&response)
 }
 
@@ -120,7 +122,8 @@ fn build_request(
     if !settings.scopes.is_empty() {
         form.append_pair("scope", &settings.scopes.join(" "));
     }
-    for (name, value) in token_params(settings) {
+    let set = SetByRequest::new(settings, "JWT bearer", &["assertion"], true, false);
+    for (name, value) in token_params(settings, &set)? {
         form.append_pair(name, value);
     }
     let mut basic = None;
