@@ -29,7 +29,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in SPEC §7 order.
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 19] = [
         Self::Unauthorized,
         Self::TokenExpired,
         Self::MissingSpaceId,
