@@ -1,9 +1,12 @@
-// GraphiQL in a real browser (SPEC §1): headless Debian Chromium driven by
+// GraphiQL in a real browser (SPEC §1, §12): headless Debian Chromium driven by
 // playwright-core opens GRAPHQL_URL, checks that the header editor holds the
 // SPACE_GUID/Authorization template (pre-filled in dev mode), runs the save mutation
-// with that dev token and waits for its result. Every request whose origin is not the
-// server's is blocked and fails the test: the page must work with what the binary
-// embeds, as on a machine without internet. Exits 1 on any failure.
+// with that dev token and waits for its result; then runs the connectionEvents
+// subscription (over /graphql/ws, authenticated by the same headers) and waits until it
+// shows the DELETED event of a delete this script sends outside the browser. Every
+// request whose origin is not the server's is blocked and fails the test: the page
+// must work with what the binary embeds, as on a machine without internet. Exits 1 on
+// any failure.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +29,27 @@ const saveMutation = `mutation {
     clientId: "browser-client", clientSecret: "dummyClientSecret"
   }) { id catalogGuid clientId }
 }`;
+
+const recordKey = `integrationPackInstanceId: "graphiql-1", processId: "1", envId: "2",
+    connectionId: "3", catalogGuid: "${space}"`;
+const deleteMutation = `mutation { deleteIPackInstanceOauthConnectorDetails(input: { ${recordKey} }) }`;
+const subscription = 'subscription { connectionEvents { type integrationPackInstanceId } }';
+
+// Sends `query` to the server from this script (not from the page) with `headers`.
+async function post(query, headers) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  });
+  const body = await response.json();
+  if (!response.ok || body.errors) throw new Error(`${query} failed: ${JSON.stringify(body)}`);
+  return body.data;
+}
+
+// The text of GraphiQL's response editor.
+const responseText = () =>
+  document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue() || '';
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'spaces-oauth-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
@@ -61,6 +85,16 @@ try {
     console.error(`console: ${m.text()}`);
     if (/Content Security Policy/i.test(m.text())) refusedByCsp.push(m.text());
   });
+  // What GraphiQL's WebSocket client says and hears, to know when it has subscribed.
+  const sockets = { opened: [], acked: false, subscribed: false };
+  page.on('websocket', (ws) => {
+    sockets.opened.push(ws.url());
+    const type = (frame) => {
+      try { return JSON.parse(frame.payload).type; } catch { return undefined; }
+    };
+    ws.on('framereceived', (frame) => { if (type(frame) === 'connection_ack') sockets.acked = true; });
+    ws.on('framesent', (frame) => { if (type(frame) === 'subscribe') sockets.subscribed = true; });
+  });
   page.on('requestfailed', (r) => console.error(`request failed: ${r.url()} ${r.failure()?.errorText}`));
   await page.goto(url);
 
@@ -89,6 +123,41 @@ try {
     throw new Error(`unexpected result: ${text}`);
   }
   console.log(`ok    the save mutation ran from GraphiQL: ${data.id}`);
+
+  // The subscription, over GraphiQL's own WebSocket client with the editor's headers.
+  await queryEditor.evaluate((el, text) => el.CodeMirror.setValue(text), subscription);
+  // GraphiQL parses the editor's text after a debounce and picks the WebSocket by the
+  // parsed operation's type: run before that and it posts the previous document's way.
+  await page.waitForTimeout(1000);
+  await page.locator('.graphiql-execute-button').click();
+  const deadline = Date.now() + 30000;
+  while (!(sockets.acked && sockets.subscribed)) {
+    if (Date.now() > deadline) {
+      throw new Error(`GraphiQL did not subscribe: ${JSON.stringify(sockets)}; response: ${await page.evaluate(responseText)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (sockets.opened.some((u) => new URL(u).host !== new URL(url).host || new URL(u).pathname !== '/graphql/ws')) {
+    throw new Error(`unexpected WebSocket URL: ${sockets.opened.join(', ')}`);
+  }
+  // The server may still be setting the subscription up when the subscribe frame has
+  // left the page: raise the event again (save, delete) until GraphiQL shows one.
+  const auth = { authorization: parsed.Authorization, SPACE_GUID: space };
+  let shown = false;
+  for (let attempt = 0; attempt < 10 && !shown; attempt++) {
+    if (attempt > 0) await post(saveMutation, auth);
+    await post(deleteMutation, auth);
+    shown = await page
+      .waitForFunction(() => document.querySelector('.graphiql-response .CodeMirror')
+        ?.CodeMirror.getValue().includes('"DELETED"'), null, { timeout: 2000 })
+      .then(() => true, () => false);
+  }
+  const shownText = await page.evaluate(responseText);
+  const event = shown ? JSON.parse(shownText).data?.connectionEvents : undefined;
+  if (event?.type !== 'DELETED' || event.integrationPackInstanceId !== 'graphiql-1') {
+    throw new Error(`GraphiQL did not show the event: ${shownText}`);
+  }
+  console.log(`ok    the subscription ran from GraphiQL and showed ${JSON.stringify(event)}`);
   if (refusedByCsp.length) throw new Error(`the CSP refused: ${refusedByCsp.join('; ')}`);
   if (leaked.length) throw new Error(`requests left the server: ${leaked.join(', ')}`);
   console.log('ok    no request left the server');

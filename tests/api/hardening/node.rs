@@ -1,6 +1,7 @@
 //! The checks written in JavaScript (tests/js), run against a live server: the
 //! `graphql-http` GraphQL-over-HTTP audit (zero errors, zero warnings) and GraphiQL in
-//! headless Chromium (header template, then the save mutation with the dev token).
+//! headless Chromium (header template, the save mutation with the dev token, then the
+//! `connectionEvents` subscription showing an event a mutation raises).
 //! Without Node, the npm packages or Chromium they skip with a notice, unless
 //! `REQUIRE_BROWSER=1` (set by CI), which makes the skip a failure.
 
@@ -99,9 +100,10 @@ async fn the_graphql_over_http_audit_finds_no_error_and_no_warning(backend: Back
 }
 
 /// The browser test runs the real binary in dev mode (zero configuration: SQLite and
-/// generated keys under a temporary DATA_DIR), as a person trying the service would.
+/// generated keys under a temporary DATA_DIR), as a person trying the service would:
+/// the save mutation, then a subscription that shows the event of a delete (SPEC §12).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graphiql_runs_the_save_mutation_in_a_real_browser_with_the_dev_token() {
+async fn graphiql_runs_a_mutation_and_a_subscription_in_a_real_browser_with_the_dev_token() {
     if !node_available(true) {
         return;
     }
@@ -127,6 +129,10 @@ async fn graphiql_runs_the_save_mutation_in_a_real_browser_with_the_dev_token() 
     assert!(
         ok,
         "the GraphiQL browser test failed:\n{output}\nserver log:\n{logs}"
+    );
+    assert!(
+        output.contains("the subscription ran from GraphiQL"),
+        "{output}"
     );
     assert_eq!(exit.code(), Some(0));
 }
