@@ -51,9 +51,13 @@ impl App {
     }
 }
 
-/// Builds the service: connects, migrates, checks that every stored ciphertext's key
-/// is loaded, and assembles the router.
+/// Builds the service: loads the provider catalog, connects, migrates, checks that
+/// every stored ciphertext's key is loaded, and assembles the router.
 pub async fn build(config: &Config) -> anyhow::Result<App> {
+    // First: a bad PROVIDERS_FILE stops the start with its line (SPEC §11), before
+    // anything else is touched.
+    let catalog = idp::Catalog::load(config.providers_file.as_deref())
+        .map_err(|error| anyhow::anyhow!("PROVIDERS_FILE cannot be used: {error}"))?;
     let keys = devmode::resolve_keys(config)?;
     let vault = Vault::from_keys(keys.vault_keys.expose_secret())?;
     let url = devmode::database_url(config)?;
@@ -95,6 +99,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         },
         callbacks: http::callback::urls(config.public_base_url()),
         replica: replica_id(config),
+        catalog,
     };
     let services = Services::start(db.clone(), vault, settings)
         .context("cannot build the HTTP client for identity providers")?;

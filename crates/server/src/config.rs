@@ -91,6 +91,11 @@ pub struct Config {
     #[arg(long, env = "IDP_ALLOWED_HOSTS", value_delimiter = ',')]
     pub idp_allowed_hosts: Vec<String>,
 
+    /// An operator's TOML file of further identity providers, in the format of the
+    /// shipped catalog (README "Provider catalog"); a bad file stops the start.
+    #[arg(long, env = "PROVIDERS_FILE")]
+    pub providers_file: Option<PathBuf>,
+
     /// Largest IdP response read, in bytes.
     #[arg(long, env = "IDP_MAX_RESPONSE_BYTES", default_value_t = 256 * 1024)]
     pub idp_max_response_bytes: usize,
@@ -200,6 +205,7 @@ impl Default for Config {
             rate_limit_burst: 100,
             idp_allow_http: Vec::new(),
             idp_allowed_hosts: Vec::new(),
+            providers_file: None,
             idp_max_response_bytes: 256 * 1024,
             refresh_interval_seconds: 30.0,
             refresh_ahead_seconds: 300,

@@ -47,7 +47,7 @@ pub async fn save(
             format!("clientId must be at most {MAX_CLIENT_ID_LEN} characters"),
         ));
     }
-    let masked = details::mask(fields.oauth_connector_details)?;
+    let masked = details::mask(fields.oauth_connector_details, &services.tokens.catalog)?;
     let sealed_client_secret = NewClientSecret::parse(fields.client_secret)?
         .map(|secret| vault.seal(key, Slot::ClientSecret, secret.expose()));
     let now = Utc::now();

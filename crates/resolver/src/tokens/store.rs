@@ -1,11 +1,12 @@
-//! Database work for held tokens (SPEC §5, §6): storing an issued token sealed under the
-//! record's key, reading the token that is still valid for the record's settings, and
+//! Database work for held tokens (SPEC §5, §6): storing an issued token and its
+//! provider values (SPEC §11) sealed under the record's key, reading the token that is still valid for the record's settings, and
 //! dropping tokens. A token issued under other settings (its fingerprint differs from
 //! the record's) is treated as absent and removed when seen.
 
 use chrono::{DateTime, Utc};
 use entity::connector_details::{self, Model as Record};
 use entity::oauth_token::{ActiveModel, Column, Entity, Model};
+use idp::ProviderValues;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -16,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::grants::IssuedToken;
 use super::types::GrantType;
 use crate::details::{fingerprint, sealed};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::held_token::row;
 use crate::record_key::RecordKey;
 use crate::vault::{Slot, Vault};
@@ -44,6 +45,7 @@ pub async fn store_generated(
             .refresh_token
             .as_ref()
             .map(|t| vault.seal(&key, Slot::RefreshToken, t.expose_secret()))),
+        sealed_provider_values: Set(seal_values(vault, &key, &issued.provider_values)),
         token_type: Set(issued.token_type.clone()),
         scope: Set(issued.scope.clone()),
         expires_at: Set(expires_at(issued, now)),
@@ -66,6 +68,7 @@ pub async fn store_generated(
                     Column::GrantType,
                     Column::SealedAccessToken,
                     Column::SealedRefreshToken,
+                    Column::SealedProviderValues,
                     Column::TokenType,
                     Column::Scope,
                     Column::ExpiresAt,
@@ -138,4 +141,38 @@ pub fn open_refresh(
         Slot::RefreshToken,
         &token.sealed_refresh_token,
     )
+}
+
+/// The sealed column value of `values` at `key`; none when there are none.
+pub fn seal_values(vault: &Vault, key: &RecordKey, values: &ProviderValues) -> Option<String> {
+    (!values.is_empty()).then(|| vault.seal(key, Slot::ProviderValues, &values.to_json()))
+}
+
+/// The provider values sealed at `key` (empty when none are held).
+pub fn open_values(
+    vault: &Vault,
+    key: &RecordKey,
+    sealed: Option<&str>,
+) -> ApiResult<ProviderValues> {
+    let Some(sealed) = sealed else {
+        return Ok(ProviderValues::default());
+    };
+    let json = vault
+        .open(key, Slot::ProviderValues, sealed)
+        .map_err(ApiError::internal)?;
+    ProviderValues::from_json(json.expose_secret()).map_err(ApiError::internal)
+}
+
+/// `fresh` over the values held with `token` (SPEC §11: a refresh merges its values
+/// over the held ones).
+pub fn merge_values(
+    vault: &Vault,
+    record: &Record,
+    token: &Model,
+    fresh: ProviderValues,
+) -> ApiResult<ProviderValues> {
+    let key = RecordKey::of(record);
+    let mut held = open_values(vault, &key, token.sealed_provider_values.as_deref())?;
+    held.merge(fresh);
+    Ok(held)
 }
