@@ -12,6 +12,7 @@ mod details_json;
 mod hardening;
 mod idp_double;
 mod lifecycle;
+mod providers;
 mod sample_request;
 mod space_guid;
 mod tokens;
