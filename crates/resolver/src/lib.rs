@@ -5,6 +5,8 @@
 
 pub mod client_secret;
 pub mod code;
+pub mod connection_events;
+pub mod connection_status;
 pub mod connector_details;
 pub mod context;
 pub mod details;
@@ -15,7 +17,7 @@ pub mod record_key;
 pub mod tokens;
 pub mod vault;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 pub use code::Code;
@@ -38,6 +40,8 @@ pub struct Services {
     pub saves: connector_details::save_queue::SaveQueue,
     /// The IdP client and settings of token generation and refresh (SPEC §6).
     pub tokens: tokens::TokenServices,
+    /// The events outbox and the live bus (SPEC §12).
+    pub events: events::Events,
 }
 
 /// What [`Services::start`] needs besides the database and the vault.
@@ -53,6 +57,8 @@ pub struct ServiceSettings {
     pub replica: String,
     /// The provider catalog: the shipped entries and the operator's (SPEC §11).
     pub catalog: idp::Catalog,
+    /// The events outbox and the live bus (SPEC §12).
+    pub events: events::Events,
 }
 
 /// Discovery documents cached at once (one per `discoveryURL` in use).
@@ -84,6 +90,7 @@ impl Services {
                     idp::discovery::MAX_TTL,
                 )),
             },
+            events: settings.events,
             db,
             vault,
         })
@@ -112,8 +119,12 @@ pub struct Mutation(
     tokens::mutation::TokenMutation,
 );
 
+/// Every subscription of the service.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(connection_events::subscription::ConnectionEventsSubscription);
+
 /// The executable schema.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits applied to every operation (SPEC §8).
 #[derive(Clone, Copy, Debug)]
@@ -132,8 +143,12 @@ impl Default for QueryLimits {
 }
 
 /// The schema without data, for SDL export and tests.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
 }
 
 /// The executable schema over `services`.

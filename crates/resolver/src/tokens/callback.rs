@@ -68,6 +68,7 @@ pub async fn complete(
     issued.provider_values = values;
     store::store_generated(
         &services.db,
+        &services.events,
         &services.vault,
         &record,
         GrantType::AuthorizationCode,

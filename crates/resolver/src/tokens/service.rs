@@ -121,7 +121,15 @@ async fn store_and_reload(
     grant: GrantType,
     issued: &IssuedToken,
 ) -> ApiResult<Generated> {
-    store::store_generated(&services.db, &services.vault, record, grant, issued).await?;
+    store::store_generated(
+        &services.db,
+        &services.events,
+        &services.vault,
+        record,
+        grant,
+        issued,
+    )
+    .await?;
     let record = reload(services, record).await?;
     Ok(Generated {
         status: GenerationStatus::Generated,

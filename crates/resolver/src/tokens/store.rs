@@ -14,8 +14,11 @@ use sea_orm::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
+use events::{ConnectionStatus, EventType, Events};
+
 use super::grants::IssuedToken;
 use super::types::GrantType;
+use crate::connection_events::emit;
 use crate::details::{fingerprint, sealed};
 use crate::error::{ApiError, ApiResult};
 use crate::held_token::row;
@@ -23,9 +26,11 @@ use crate::record_key::RecordKey;
 use crate::vault::{Slot, Vault};
 
 /// Stores a newly generated token for `record` and sets `isTokenGenerated` (SPEC §6),
-/// unless the record's token settings changed since `record` was read.
+/// unless the record's token settings changed since `record` was read; the
+/// `connection.token_generated` event goes in the same transaction (SPEC §12).
 pub async fn store_generated(
     db: &DatabaseConnection,
+    events: &Events,
     vault: &Vault,
     record: &Record,
     grant: GrantType,
@@ -85,7 +90,7 @@ pub async fn store_generated(
         )
         .exec_without_returning(&txn)
         .await?;
-    connector_details::Entity::update_many()
+    let marked = connector_details::Entity::update_many()
         .col_expr(
             connector_details::Column::IsTokenGenerated,
             Expr::value(true),
@@ -95,7 +100,17 @@ pub async fn store_generated(
         .filter(fingerprint::unchanged(record))
         .exec(&txn)
         .await?;
+    // A token stored under settings that changed meanwhile is no token: no event.
+    let emitted = if marked.rows_affected > 0 {
+        let kind = EventType::TokenGenerated;
+        Some(emit::emit(events, &txn, kind, record, ConnectionStatus::Active).await?)
+    } else {
+        None
+    };
     txn.commit().await?;
+    if let Some(emitted) = emitted {
+        events.committed(emitted);
+    }
     Ok(())
 }
 
