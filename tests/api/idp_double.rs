@@ -43,7 +43,7 @@ pub struct SeenRequest {
     /// `basic`, `body` or `none`.
     pub client_auth: &'static str,
     pub params: HashMap<String, String>,
-    /// The request path (`/token`, `/refresh`, `/{tenant}/token`).
+    /// The request path (`/token`, `/v2/token`, `/refresh`, `/{tenant}/token`).
     pub path: String,
     /// The request's `Content-Type`.
     pub content_type: String,
@@ -88,6 +88,8 @@ pub struct Knobs {
     pub reject_pkce: bool,
     /// Accept only `application/json` token requests.
     pub require_json: bool,
+    /// The client secret this IdP knows for [`CLIENT_ID`] (default [`CLIENT_SECRET`]).
+    pub client_secret: String,
 }
 
 impl Default for Knobs {
@@ -106,6 +108,7 @@ impl Default for Knobs {
             callback_values: Vec::new(),
             reject_pkce: false,
             require_json: false,
+            client_secret: CLIENT_SECRET.to_owned(),
         }
     }
 }
@@ -180,6 +183,8 @@ impl IdpDouble {
                     }))
                 }),
             )
+            // The same endpoint under another path of the same origin.
+            .route("/v2/token", post(token))
             // Misbehaving endpoints, for the client's safety rules.
             .route(
                 "/redirecting-token",
@@ -358,6 +363,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 fn client_auth(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
+    known_secret: &str,
 ) -> Result<(Option<String>, &'static str), Box<Response>> {
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -388,7 +394,7 @@ fn client_auth(
         ),
         (None, None) => return Ok((None, "none")),
     };
-    if id != CLIENT_ID || secret != CLIENT_SECRET {
+    if id != CLIENT_ID || secret != known_secret {
         return Err(Box::new(oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -435,13 +441,14 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (delay, failure, reject_pkce, require_json) = {
+    let (delay, failure, reject_pkce, require_json, known_secret) = {
         let knobs = double.0.knobs.lock().unwrap();
         (
             knobs.delay,
             knobs.fail_with.clone(),
             knobs.reject_pkce,
             knobs.require_json,
+            knobs.client_secret.clone(),
         )
     };
     tokio::time::sleep(delay).await;
@@ -458,7 +465,7 @@ async fn token(
         );
     };
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
-    let auth = client_auth(&headers, &params);
+    let auth = client_auth(&headers, &params, &known_secret);
     double.0.ledger.lock().unwrap().requests.push(SeenRequest {
         grant_type: grant_type.clone(),
         client_auth: auth.as_ref().map(|(_, how)| *how).unwrap_or("invalid"),

@@ -11,7 +11,7 @@ use oauth2::url::form_urlencoded;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
-use super::grants::{IssuedToken, answered, token_params, unreachable};
+use super::grants::{IssuedToken, SetByRequest, answered, token_params, unreachable};
 use super::http::IdpClient;
 use super::settings::IdpSettings;
 use crate::error::{ApiError, ApiResult};
@@ -98,7 +98,11 @@ pub async fn request(
     if settings.request_format() == idp::TokenRequestFormat::Json {
         request = idp::exchange::form_to_json(request);
     }
-    let response = idp.send(request).await.map_err(|e| unreachable(&e))?;
+    let response = settings
+        .sender(idp)
+        .send(request)
+        .await
+        .map_err(|e| unreachable(&e))?;
     answered(&response, settings)
 }
 
@@ -117,7 +121,8 @@ fn build_request(
     if !settings.scopes.is_empty() {
         form.append_pair("scope", &settings.scopes.join(" "));
     }
-    for (name, value) in token_params(settings) {
+    let set = SetByRequest::new(settings, "JWT bearer", &["assertion"], true, false);
+    for (name, value) in token_params(settings, &set)? {
         form.append_pair(name, value);
     }
     let mut basic = None;

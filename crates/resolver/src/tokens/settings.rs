@@ -1,8 +1,9 @@
 //! What a token request needs from a saved record (SPEC §4, §6, §11): the client id and
-//! secret, with vaulted values put back, and the effective IdP settings — the details'
-//! own keys over the catalog entry named by `provider`, placeholders filled, endpoints
-//! from the `discoveryURL` document where neither gave one. Lives only for the
-//! duration of one IdP call.
+//! secret, with vaulted values put back — only while they are tied to the record's
+//! identity provider (SPEC §10), and then only sent there ([`IdpSettings::sender`]) —
+//! and the effective IdP settings: the details' own keys over the catalog entry named
+//! by `provider`, placeholders filled, endpoints from the `discoveryURL` document where
+//! neither gave one. Lives only for the duration of one IdP call.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +16,10 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 use super::TokenServices;
-use super::http::TransportError;
-use crate::details;
+use super::http::{GuardedSender, IdpClient, TransportError};
+use crate::details::binding::SecretBinding;
 use crate::details::sealed::{open_client_secret, open_details};
+use crate::details::{self, DetailSecrets};
 use crate::error::{ApiError, ApiResult};
 use crate::vault::Vault;
 
@@ -31,12 +33,17 @@ pub struct IdpSettings {
     /// `accessTokenParams`: added to every token request.
     pub token_params: Vec<(String, String)>,
     details: Value,
+    /// Where the vaulted values above may be sent; none when none were opened.
+    secrets_tied_to: Option<SecretBinding>,
 }
 
 impl IdpSettings {
-    /// Reads the settings of `record`: opens what the vault holds for it, applies the
-    /// catalog, and fetches the discovery document when one is needed (through the
-    /// outbound guards, cached up to an hour — SPEC §11).
+    /// Reads the settings of `record`: opens what the vault holds for it if it is tied
+    /// to the identity provider the details name now (else the record's vaulted values
+    /// are not used at all: a grant that needs a secret answers
+    /// `CLIENT_SECRET_REQUIRED`), applies the catalog, and fetches the discovery
+    /// document when one is needed (through the outbound guards, cached up to an hour —
+    /// SPEC §11).
     pub async fn load(tokens: &TokenServices, vault: &Vault, record: &Record) -> ApiResult<Self> {
         let mut settings = Self::open(tokens, vault, record)?;
         if settings.effective.needs_discovery()
@@ -44,13 +51,31 @@ impl IdpSettings {
         {
             let metadata = discover(tokens, &url).await?;
             settings.effective.apply_discovery(&metadata);
+            // The secrets are tied to the `discoveryURL` value, so to the endpoints its
+            // document names.
+            if let Some(binding) = settings.secrets_tied_to.as_mut() {
+                binding.allow_discovered(&metadata);
+            }
         }
         Ok(settings)
     }
 
     /// The settings without discovery.
     fn open(tokens: &TokenServices, vault: &Vault, record: &Record) -> ApiResult<Self> {
-        let secrets = open_details(vault, record)?;
+        let binding = SecretBinding::of_record(record, &tokens.catalog);
+        let tied = binding.holds(record.secret_binding.as_deref());
+        if !tied
+            && (record.sealed_client_secret.is_some() || record.sealed_details_secrets.is_some())
+        {
+            tracing::warn!(
+                connector = %record.id,
+                "the record's vaulted secrets are not tied to its identity provider; not used"
+            );
+        }
+        let secrets = match tied {
+            true => open_details(vault, record)?,
+            false => DetailSecrets::new(),
+        };
         let details = details::unmask(&record.oauth_connector_details, &secrets)?;
         let Value::Object(map) = &details else {
             return Err(ApiError::internal(std::io::Error::other(
@@ -69,7 +94,11 @@ impl IdpSettings {
             .filter(|s| !s.is_empty())
             .or_else(|| text("clientId"))
             .unwrap_or_default();
-        let client_secret = match open_client_secret(vault, record)? {
+        let vaulted_secret = match tied {
+            true => open_client_secret(vault, record)?,
+            false => None,
+        };
+        let client_secret = match vaulted_secret {
             Some(secret) => Some(secret),
             // A secret saved inside the details (vaulted there) serves as well.
             None => text("client_secret")
@@ -89,7 +118,15 @@ impl IdpSettings {
             scopes,
             token_params,
             details,
+            secrets_tied_to: tied.then_some(binding),
         })
+    }
+
+    /// The transport for requests built from these settings: it refuses any request to
+    /// an origin the record's vaulted values are not tied to (SPEC §10), whatever
+    /// built the request.
+    pub fn sender(&self, idp: &IdpClient) -> GuardedSender {
+        GuardedSender::new(idp.clone(), self.secrets_tied_to.clone())
     }
 
     /// A top-level string of the details, e.g. `username`.
