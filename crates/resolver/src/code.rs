@@ -19,6 +19,8 @@ pub enum Code {
     IdpTokenRequestFailed,
     RateLimited,
     DatabaseUnavailable,
+    /// A tenant's record quota is reached (SPEC §13).
+    QuotaExceeded,
     GenericSystemError,
     PersistedQueryNotFound,
     PersistedQueryNotSupported,
@@ -26,7 +28,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in SPEC §7 order.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 18] = [
         Self::Unauthorized,
         Self::TokenExpired,
         Self::MissingSpaceId,
@@ -41,6 +43,7 @@ impl Code {
         Self::IdpTokenRequestFailed,
         Self::RateLimited,
         Self::DatabaseUnavailable,
+        Self::QuotaExceeded,
         Self::GenericSystemError,
         Self::PersistedQueryNotFound,
         Self::PersistedQueryNotSupported,
@@ -63,6 +66,7 @@ impl Code {
             Self::IdpTokenRequestFailed => "IDP_TOKEN_REQUEST_FAILED",
             Self::RateLimited => "RATE_LIMITED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::GenericSystemError => "GENERIC_SYSTEM_ERROR",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",

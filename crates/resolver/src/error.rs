@@ -35,6 +35,8 @@ pub enum ApiError {
         idp_error: Option<String>,
         message: String,
     },
+    #[error("this tenant already holds {0} records, the most allowed; delete some first")]
+    QuotaExceeded(u64),
     #[error("the database is unavailable; try again shortly")]
     DatabaseUnavailable(#[source] sea_orm::DbErr),
     #[error("internal error")]
@@ -54,6 +56,7 @@ impl ApiError {
             Self::GrantTypeNotSupported(_) => Code::GrantTypeNotSupported,
             Self::ClientSecretRequired => Code::ClientSecretRequired,
             Self::IdpTokenRequestFailed { .. } => Code::IdpTokenRequestFailed,
+            Self::QuotaExceeded(_) => Code::QuotaExceeded,
             Self::DatabaseUnavailable(_) => Code::DatabaseUnavailable,
             Self::Internal(_) => Code::GenericSystemError,
         }

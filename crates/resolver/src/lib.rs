@@ -40,6 +40,8 @@ pub struct Services {
     pub saves: connector_details::save_queue::SaveQueue,
     /// The IdP client and settings of token generation and refresh (SPEC §6).
     pub tokens: tokens::TokenServices,
+    /// The most records one tenant may hold (SPEC §13 `MAX_RECORDS_PER_TENANT`).
+    pub max_records_per_tenant: u64,
     /// The events outbox and the live bus (SPEC §12).
     pub events: events::Events,
 }
@@ -57,6 +59,8 @@ pub struct ServiceSettings {
     pub replica: String,
     /// The provider catalog: the shipped entries and the operator's (SPEC §11).
     pub catalog: idp::Catalog,
+    /// The most records one tenant may hold (SPEC §13 `MAX_RECORDS_PER_TENANT`).
+    pub max_records_per_tenant: u64,
     /// The events outbox and the live bus (SPEC §12).
     pub events: events::Events,
 }
@@ -93,6 +97,7 @@ impl Services {
             events: settings.events,
             db,
             vault,
+            max_records_per_tenant: settings.max_records_per_tenant,
         })
     }
 
