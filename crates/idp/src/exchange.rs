@@ -47,19 +47,23 @@ impl<E: fmt::Display> std::error::Error for Exchange<E> {}
 /// An `oauth2` HTTP client that sends through `inner` and returns every answer as an
 /// [`Exchange`] "error", so the crate never parses it. Use with any grant's
 /// `request_async`, then [`finish`].
-pub struct Capture<'a, C> {
-    inner: &'a C,
+///
+/// It owns `inner` (pass a cheap clone, or a reference when `&C` is a client): an impl
+/// tied to a borrowed client's lifetime is not general enough for a future that must
+/// be `Send` across every lifetime, as a GraphQL resolver's must.
+pub struct Capture<C> {
+    inner: C,
     format: TokenRequestFormat,
 }
 
-impl<'a, C> Capture<'a, C> {
+impl<C> Capture<C> {
     /// Sends through `inner`, with the body in `format`.
-    pub fn new(inner: &'a C, format: TokenRequestFormat) -> Self {
+    pub fn new(inner: C, format: TokenRequestFormat) -> Self {
         Self { inner, format }
     }
 }
 
-impl<'c, C> AsyncHttpClient<'c> for Capture<'c, C>
+impl<'c, C> AsyncHttpClient<'c> for Capture<C>
 where
     C: AsyncHttpClient<'c> + Sync + 'c,
     <C as AsyncHttpClient<'c>>::Future: Send,

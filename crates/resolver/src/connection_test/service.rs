@@ -101,7 +101,7 @@ pub async fn run(
     let mut steps = Steps::default();
 
     let started = Instant::now();
-    let checked = details(services, &record, held.as_ref());
+    let checked = details(services, &record, held.as_ref()).await;
     let Some((grant, settings)) = steps.record("details", started, checked)? else {
         return Ok(steps.finish(&record));
     };
@@ -127,7 +127,8 @@ pub async fn run(
         return Ok(steps.finish(&record));
     };
 
-    if let Some(url) = settings.detail("testURL").filter(|u| !u.trim().is_empty()) {
+    // The details' own `testURL`, else the catalog entry's, placeholders filled (SPEC §11).
+    if let Some(url) = settings.effective.test_url.clone() {
         let started = Instant::now();
         let answered =
             test_request::call(&services.tokens.idp, url.trim(), &token_type, &access_token)
@@ -140,12 +141,12 @@ pub async fn run(
 }
 
 /// `details`: the grant the connection uses, and the settings that grant needs.
-fn details(
+async fn details(
     services: &Services,
     record: &Record,
     held: Option<&Token>,
 ) -> StepResult<(GrantType, IdpSettings)> {
-    let settings = IdpSettings::load(&services.vault, record)?;
+    let settings = IdpSettings::load(&services.tokens, &services.vault, record).await?;
     let grant = match held.and_then(|t| GrantType::parse(&t.grant_type)) {
         Some(grant) => grant,
         None => settings

@@ -12,6 +12,7 @@ use crate::code::Code;
 use crate::tokens::http::{IdpClient, TransportError};
 
 /// Calls `test_url` with `Authorization: <token_type> <access_token>`; ok on 2xx.
+/// Any spelling of `bearer` is sent as `Bearer`.
 /// Returns what to show of a success (the status).
 pub async fn call(
     idp: &IdpClient,
@@ -21,8 +22,15 @@ pub async fn call(
 ) -> Result<String, StepFailure> {
     let failed = |message: String| StepFailure::new(Code::TestRequestFailed, message);
     let url = Url::parse(test_url).map_err(|_| failed("testURL is not a valid URL".into()))?;
+    // The type as the IdP sent it, except that any spelling of `bearer` is sent as
+    // RFC 6750 writes it: some APIs compare the scheme case-sensitively.
+    let scheme = if token_type.eq_ignore_ascii_case("bearer") {
+        "Bearer"
+    } else {
+        token_type
+    };
     let mut authorization =
-        HeaderValue::from_str(&format!("{token_type} {}", access_token.expose_secret()))
+        HeaderValue::from_str(&format!("{scheme} {}", access_token.expose_secret()))
             .map_err(|_| failed("the token cannot be sent in an Authorization header".into()))?;
     // Kept out of any `Debug` output of the request.
     authorization.set_sensitive(true);

@@ -3,13 +3,13 @@
 //! `accessTokenParams` go into every token request; client authentication follows
 //! `refreshAuthScheme`.
 
-use std::time::Duration;
-
-use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
+use idp::exchange::{self, Capture, Exchange};
+use idp::{IdpFailure, parse_token_answer};
+use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -17,14 +17,10 @@ use super::http::{IdpClient, TransportError};
 use super::settings::IdpSettings;
 use crate::error::{ApiError, ApiResult};
 
-/// A token as an IdP issued it.
-pub struct IssuedToken {
-    pub access_token: SecretString,
-    pub refresh_token: Option<SecretString>,
-    pub token_type: String,
-    pub expires_in: Option<Duration>,
-    pub scope: Option<String>,
-}
+/// A token as an IdP issued it, read by idp's tolerant parser (SPEC §11): `expires_in`
+/// as a number or numeric string (else `tokenLifetimeSeconds`), `token_type` as sent,
+/// and the answer's provider values.
+pub type IssuedToken = idp::TokenAnswer;
 
 type TokenClient =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -53,7 +49,7 @@ impl SetByRequest {
         if sends_scope && !settings.scopes.is_empty() {
             names.push("scope");
         }
-        let secret_in_body = settings.client_secret.is_some() && !settings.basic_auth;
+        let secret_in_body = settings.client_secret.is_some() && !settings.basic_auth();
         if secret_in_body || (client_id_without_secret && settings.client_secret.is_none()) {
             names.push("client_id");
         }
@@ -97,14 +93,18 @@ pub fn token_params<'s>(
         .collect()
 }
 
-fn client(settings: &IdpSettings, idp: &IdpClient) -> ApiResult<TokenClient> {
-    let url = settings.token_url()?;
+/// A client for the token endpoint `url` (the token or the refresh endpoint).
+fn client(
+    settings: &IdpSettings,
+    idp: &IdpClient,
+    url: oauth2::url::Url,
+) -> ApiResult<TokenClient> {
     idp.policy()
         .check(&url)
         .map_err(ApiError::InvalidConnectorDetails)?;
     let mut client = BasicClient::new(ClientId::new(settings.require_client_id()?.to_owned()))
         .set_token_uri(TokenUrl::from_url(url))
-        .set_auth_type(if settings.basic_auth {
+        .set_auth_type(if settings.basic_auth() {
             AuthType::BasicAuth
         } else {
             AuthType::RequestBody
@@ -117,15 +117,21 @@ fn client(settings: &IdpSettings, idp: &IdpClient) -> ApiResult<TokenClient> {
 
 /// Adds the `accessTokenParams` to a token request of any grant (refusing a name the
 /// request sets itself, `$set`), sends it through the settings' guarded sender over
-/// `idp` and reads the answer. A macro because the `oauth2` crate's request types of
-/// the grants share these methods but no trait.
+/// `idp` (as JSON when `tokenRequestFormat` says so) and reads the answer with idp's
+/// parser: the `oauth2` crate builds the request, [`Capture`] hands the raw answer
+/// back. A macro because the crate's request types of the grants share these methods
+/// but no trait.
 macro_rules! send {
     ($request:expr, $settings:expr, $idp:expr, $set:expr) => {{
         let mut request = $request;
         for (name, value) in token_params($settings, &$set)? {
             request = request.add_extra_param(name, value);
         }
-        issued(request.request_async(&$settings.sender($idp)).await)
+        let capture = Capture::new($settings.sender($idp), $settings.request_format());
+        answer(
+            exchange::finish(request.request_async(&capture).await),
+            $settings,
+        )
     }};
 }
 
@@ -136,7 +142,7 @@ fn scopes(settings: &IdpSettings) -> impl Iterator<Item = Scope> + '_ {
 /// `CLIENT_CREDENTIALS` (RFC 6749 §4.4).
 pub async fn client_credentials(idp: &IdpClient, settings: &IdpSettings) -> ApiResult<IssuedToken> {
     settings.require_secret()?;
-    let client = client(settings, idp)?;
+    let client = client(settings, idp, settings.token_url()?)?;
     let request = client
         .exchange_client_credentials()
         .add_scopes(scopes(settings));
@@ -152,7 +158,7 @@ pub async fn password(
     password: &SecretString,
 ) -> ApiResult<IssuedToken> {
     settings.require_secret()?;
-    let client = client(settings, idp)?;
+    let client = client(settings, idp, settings.token_url()?)?;
     let username = ResourceOwnerUsername::new(username.to_owned());
     let password = ResourceOwnerPassword::new(password.expose_secret().to_owned());
     let request = client
@@ -166,10 +172,12 @@ pub async fn password(
 pub struct AuthorizationStart {
     pub url: String,
     pub state: SecretString,
+    /// Empty when the details turned PKCE off (`pkce: false`).
     pub verifier: SecretString,
 }
 
-/// Builds the authorization URL (RFC 6749 §4.1.1 with RFC 7636 S256), `authParams` added.
+/// Builds the authorization URL (RFC 6749 §4.1.1 with RFC 7636 S256 unless `pkce` is
+/// false), the effective `authParams` added (catalog defaults under the details').
 pub fn authorization_url(
     idp: &IdpClient,
     settings: &IdpSettings,
@@ -182,22 +190,26 @@ pub fn authorization_url(
         .map_err(ApiError::InvalidConnectorDetails)?;
     let redirect = RedirectUrl::new(redirect_uri.to_owned())
         .map_err(|_| ApiError::invalid_input("redirectUri", "redirectUri is not a valid URL"))?;
-    let client = client(settings, idp)?
+    let client = client(settings, idp, settings.token_url()?)?
         .set_auth_uri(AuthUrl::from_url(auth_url))
         .set_redirect_uri(redirect);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(CsrfToken::new_random)
-        .add_scopes(scopes(settings))
-        .set_pkce_challenge(challenge);
-    for (name, value) in &settings.auth_params {
+        .add_scopes(scopes(settings));
+    let mut verifier = String::new();
+    if settings.effective.pkce {
+        let (challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+        request = request.set_pkce_challenge(challenge);
+        verifier = pkce_verifier.into_secret();
+    }
+    for (name, value) in &settings.effective.auth_params {
         request = request.add_extra_param(name.as_str(), value.as_str());
     }
     let (url, state) = request.url();
     Ok(AuthorizationStart {
         url: url.to_string(),
         state: SecretString::from(state.into_secret()),
-        verifier: SecretString::from(verifier.into_secret()),
+        verifier: SecretString::from(verifier),
     })
 }
 
@@ -208,7 +220,8 @@ pub fn exchange_sets(settings: &IdpSettings) -> SetByRequest {
     SetByRequest::standard(settings, "authorization code", &own, false)
 }
 
-/// Exchanges an authorization code with its PKCE verifier (RFC 6749 §4.1.3, RFC 7636).
+/// Exchanges an authorization code with its PKCE verifier (RFC 6749 §4.1.3, RFC 7636);
+/// an empty verifier (PKCE was off when the flow started) sends none.
 pub async fn exchange_code(
     idp: &IdpClient,
     settings: &IdpSettings,
@@ -218,93 +231,57 @@ pub async fn exchange_code(
 ) -> ApiResult<IssuedToken> {
     settings.require_secret()?;
     let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(ApiError::internal)?;
-    let client = client(settings, idp)?.set_redirect_uri(redirect);
-    let request = client
-        .exchange_code(AuthorizationCode::new(code.to_owned()))
-        .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()));
+    let client = client(settings, idp, settings.token_url()?)?.set_redirect_uri(redirect);
+    let mut request = client.exchange_code(AuthorizationCode::new(code.to_owned()));
+    if !verifier.expose_secret().is_empty() {
+        request =
+            request.set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()));
+    }
     send!(request, settings, idp, exchange_sets(settings))
 }
 
-/// Refreshes with a refresh token (RFC 6749 §6).
+/// Refreshes with a refresh token (RFC 6749 §6), at `refreshTokenURL` when set.
 pub async fn refresh(
     idp: &IdpClient,
     settings: &IdpSettings,
     refresh_token: &SecretString,
 ) -> ApiResult<IssuedToken> {
-    let client = client(settings, idp)?;
+    let client = client(settings, idp, settings.refresh_url()?)?;
     let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
     let set = SetByRequest::standard(settings, "refresh", &["refresh_token"], false);
     send!(client.exchange_refresh_token(&token), settings, idp, set)
 }
 
-fn issued(
-    result: Result<BasicTokenResponse, RequestTokenError<TransportError, BasicErrorResponse>>,
-) -> ApiResult<IssuedToken> {
-    let response = result.map_err(request_failure)?;
-    Ok(from_response(&response))
-}
-
-/// The parts of a standard token response spaces-oauth keeps.
-pub fn from_response(response: &BasicTokenResponse) -> IssuedToken {
-    let token_type = response.token_type().as_ref();
-    IssuedToken {
-        access_token: SecretString::from(response.access_token().secret().to_owned()),
-        refresh_token: response
-            .refresh_token()
-            .map(|t| SecretString::from(t.secret().to_owned())),
-        token_type: if token_type.eq_ignore_ascii_case("bearer") {
-            "Bearer".to_owned()
-        } else {
-            token_type.chars().take(64).collect()
-        },
-        expires_in: response.expires_in(),
-        scope: response.scopes().map(|s| {
-            s.iter()
-                .map(|scope| scope.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
+/// Reads what a token request sent through [`Capture`] came to.
+fn answer(exchange: Exchange<TransportError>, settings: &IdpSettings) -> ApiResult<IssuedToken> {
+    match exchange {
+        Exchange::Answer(response) => answered(&response, settings),
+        Exchange::Transport(err) => Err(unreachable(&err)),
+        Exchange::NotSent(reason) => Err(ApiError::internal(std::io::Error::other(reason))),
     }
 }
 
-/// `IDP_TOKEN_REQUEST_FAILED` from a failed request: the IdP's `error` code and
-/// description only, never its raw body (SPEC §6, §7).
-pub fn request_failure(err: RequestTokenError<TransportError, BasicErrorResponse>) -> ApiError {
-    match err {
-        RequestTokenError::ServerResponse(response) => idp_refusal(
-            response.error().as_ref(),
-            response.error_description().map(String::as_str),
-        ),
-        RequestTokenError::Request(transport) => ApiError::IdpTokenRequestFailed {
-            idp_error: None,
-            message: transport.to_string(),
-        },
-        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
-            ApiError::IdpTokenRequestFailed {
-                idp_error: None,
-                message: "the identity provider's answer is not a valid token response".into(),
-            }
-        }
-    }
+/// Reads a token endpoint's HTTP answer (any grant, RFC 7523 included): a token, or
+/// `IDP_TOKEN_REQUEST_FAILED` — an HTTP 200 carrying `error` included (SPEC §11).
+pub fn answered(response: &oauth2::HttpResponse, settings: &IdpSettings) -> ApiResult<IssuedToken> {
+    parse_token_answer(response, settings.token_lifetime()).map_err(refused)
 }
 
-/// The error for an IdP's `{error, error_description}` answer, both sanitised.
-pub fn idp_refusal(error: &str, description: Option<&str>) -> ApiError {
-    let code: String = error
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(64)
-        .collect();
-    let message = match description {
-        Some(text) => text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(300)
-            .collect(),
-        None => code.clone(),
-    };
+/// The error for a transport failure (nothing was read from the IdP).
+pub fn unreachable(err: &TransportError) -> ApiError {
     ApiError::IdpTokenRequestFailed {
-        idp_error: Some(code),
-        message,
+        idp_error: None,
+        message: err.to_string(),
+    }
+}
+
+/// `IDP_TOKEN_REQUEST_FAILED` from idp's reading of a failed answer: the IdP's `error`
+/// code and cleaned description only, never its raw body (SPEC §6, §7).
+pub fn refused(failure: IdpFailure) -> ApiError {
+    ApiError::IdpTokenRequestFailed {
+        idp_error: failure.idp_error().map(str::to_owned),
+        message: failure
+            .description()
+            .map_or_else(|| failure.to_string(), str::to_owned),
     }
 }

@@ -140,22 +140,23 @@ impl IdpClient {
 /// The transport of the requests built from one record's settings: before anything is
 /// sent, the request's origin must be one the record's vaulted values are tied to
 /// (SPEC §10). Every token request goes through one, so no code path can send a
-/// vaulted value elsewhere.
-pub struct GuardedSender<'a> {
-    idp: &'a IdpClient,
+/// vaulted value elsewhere. It owns what it holds (both cheap to clone) so that it
+/// can serve as `idp::Capture`'s transport inside a resolver's `Send` future.
+pub struct GuardedSender {
+    idp: IdpClient,
     /// `None` when the settings hold no vaulted value.
-    tied_to: Option<&'a SecretBinding>,
+    tied_to: Option<SecretBinding>,
 }
 
-impl<'a> GuardedSender<'a> {
+impl GuardedSender {
     /// A sender over `idp` for settings whose vaulted values are tied to `tied_to`.
-    pub fn new(idp: &'a IdpClient, tied_to: Option<&'a SecretBinding>) -> Self {
+    pub fn new(idp: IdpClient, tied_to: Option<SecretBinding>) -> Self {
         Self { idp, tied_to }
     }
 
     /// Sends `request` through the client if its origin is allowed.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        if let Some(binding) = self.tied_to {
+        if let Some(binding) = &self.tied_to {
             let url = oauth2::url::Url::parse(&request.uri().to_string())
                 .map_err(|_| TransportError::Build)?;
             if !binding.allows(&url) {
@@ -172,7 +173,7 @@ impl<'a> GuardedSender<'a> {
     }
 }
 
-impl<'c> AsyncHttpClient<'c> for GuardedSender<'_> {
+impl<'c> AsyncHttpClient<'c> for GuardedSender {
     type Error = TransportError;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, TransportError>> + Send + 'c>>;
 
