@@ -31,6 +31,9 @@ const URL_KEYS: [&str; 3] = ["accessTokenURL", "refreshTokenURL", "authorization
 /// catalog entry decides the endpoints, so any change of them moves the secrets.
 const VALUE_KEYS: [&str; 2] = ["discoveryURL", "provider"];
 
+/// The details key of the URL Test Connection sends the access token to (SPEC §12).
+pub const TOKEN_RECIPIENT: &str = "testURL";
+
 /// The upsert's test that the saved record keeps the identity provider it had: its
 /// vaulted values may then stay (see `new_secret::sealed_client_secret_on_conflict`).
 pub const KEPT_ON_CONFLICT: &str = "connector_details.secret_binding = excluded.secret_binding";
@@ -80,6 +83,17 @@ impl SecretBinding {
         }
         for key in VALUE_KEYS {
             part(key, text(details, key).as_deref());
+        }
+        // The details' `testURL` receives the access token, never a secret (SPEC §12):
+        // its origin is bound, so pointing Test Connection at another host drops the
+        // secrets a new token would be requested with, but requests there are not
+        // allowed to carry them. Hashed only when present: bindings saved before
+        // `testURL` existed are unchanged.
+        if let Some(url) = text(details, TOKEN_RECIPIENT) {
+            part(
+                TOKEN_RECIPIENT,
+                Some(&origin_of(&url, details, TOKEN_RECIPIENT)),
+            );
         }
         Self {
             origins,
@@ -151,7 +165,7 @@ const UNPARSED: &str = "unparsed:";
 
 /// The origin of a URL template (placeholders filled), or the template itself when it
 /// is not an http(s) URL: then any change to it counts.
-fn origin_of(template: &str, details: &Map<String, Value>, key: &str) -> String {
+pub fn origin_of(template: &str, details: &Map<String, Value>, key: &str) -> String {
     let filled = idp::placeholders::fill(template, details, key);
     match filled.as_deref().map(Url::parse) {
         Ok(Ok(url)) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
@@ -276,6 +290,23 @@ mod tests {
         other["scope"] = json!("more");
         other["clientId"] = json!("other");
         assert_eq!(before, binding(other), "scope and client id are no IdP");
+    }
+
+    #[test]
+    fn the_test_url_origin_is_bound_but_receives_no_secret() {
+        let token = "https://idp.example.com/token";
+        let base = binding(json!({ "accessTokenURL": token }));
+        let with = |test: &str| binding(json!({ "accessTokenURL": token, "testURL": test }));
+        let api = with("https://api.example.com/me");
+        // Unchanged for records without a testURL (their stored hashes stay valid).
+        assert_eq!(
+            base.hash(),
+            binding(json!({ "accessTokenURL": token })).hash()
+        );
+        assert_ne!(base, api);
+        assert_eq!(api.hash(), with("https://api.example.com/v2/me").hash());
+        assert_ne!(api.hash(), with("https://evil.example.com/me").hash());
+        assert!(!api.allows(&Url::parse("https://api.example.com/me").unwrap()));
     }
 
     #[test]

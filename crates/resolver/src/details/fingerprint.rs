@@ -5,13 +5,17 @@
 //! decides it, in Rust and in SQL. A save that changes the fingerprint deletes the
 //! record's token and pending authorizations in the same statement (the trigger of
 //! migration `m20261202_000040_settings_changes`), so changing the settings back never
-//! revives a token and no reader ever has to delete one.
+//! revives a token and no reader ever has to delete one. The origin of the details'
+//! `testURL` counts too: Test Connection sends the token there (SPEC §12), so a token
+//! never follows the test to another host.
 
 use entity::connector_details::{Column, Model as Record};
 use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+use super::binding::{TOKEN_RECIPIENT, origin_of};
 
 /// The details keys a token depends on besides the record's client id (SPEC §6).
 const SETTINGS: [&str; 4] = [
@@ -42,6 +46,10 @@ impl TokenSettings {
             later: LATER_SETTINGS
                 .iter()
                 .filter_map(|key| Some((*key, string(key)?)))
+                .chain(string(TOKEN_RECIPIENT).map(|url| {
+                    // The origin, placeholders filled: a path change keeps the token.
+                    (TOKEN_RECIPIENT, origin_of(&url, details, TOKEN_RECIPIENT))
+                }))
                 .collect(),
         }
     }
@@ -129,6 +137,19 @@ mod tests {
             assert_ne!(base, changed, "{key}");
         }
         assert_eq!(base, of("c", &settings(json!({ "baseURL": "https://x" }))));
+    }
+
+    #[test]
+    fn the_test_url_counts_by_its_origin_with_placeholders_filled() {
+        let at =
+            |url: &str, host: &str| of("c", &settings(json!({ "testURL": url, "host": host })));
+        let base = at("https://api.example.com/me", "");
+        assert_ne!(base, of("c", &settings(json!({}))));
+        assert_eq!(base, at("https://api.example.com/v2/me?x=1", ""));
+        assert_ne!(base, at("https://evil.example.com/me", ""));
+        assert_ne!(base, at("https://api.example.com:8443/me", ""));
+        assert_eq!(base, at("https://{host}/me", "api.example.com"));
+        assert_ne!(base, at("https://{host}/me", "evil.example.com"));
     }
 
     #[test]
