@@ -47,19 +47,23 @@ impl<E: fmt::Display> std::error::Error for Exchange<E> {}
 /// An `oauth2` HTTP client that sends through `inner` and returns every answer as an
 /// [`Exchange`] "error", so the crate never parses it. Use with any grant's
 /// `request_async`, then [`finish`].
-pub struct Capture<'a, C> {
-    inner: &'a C,
+///
+/// `inner` is held by value (a cheap clone of a client, or a reference): a capture that
+/// borrowed its client would implement the crate's trait for that one lifetime only, and
+/// a future using it could not be proven `Send` in a spawned task.
+pub struct Capture<C> {
+    inner: C,
     format: TokenRequestFormat,
 }
 
-impl<'a, C> Capture<'a, C> {
+impl<C> Capture<C> {
     /// Sends through `inner`, with the body in `format`.
-    pub fn new(inner: &'a C, format: TokenRequestFormat) -> Self {
+    pub fn new(inner: C, format: TokenRequestFormat) -> Self {
         Self { inner, format }
     }
 }
 
-impl<'c, C> AsyncHttpClient<'c> for Capture<'c, C>
+impl<'c, C> AsyncHttpClient<'c> for Capture<C>
 where
     C: AsyncHttpClient<'c> + Sync + 'c,
     <C as AsyncHttpClient<'c>>::Future: Send,
