@@ -2,7 +2,8 @@
 //! real IdP checks — client authentication (body or Basic, never both), the PKCE
 //! verifier against the challenge, the redirect URI, the JWT bearer assertion's
 //! signature and claims, single use of authorization codes and of rotating refresh
-//! tokens — and records every token request, with knobs for errors, slowness, expiry.
+//! tokens — and records every token request, with knobs for errors (with `Retry-After`),
+//! slowness, expiry, and a switch that revokes every grant at the provider.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -47,8 +48,12 @@ pub struct Knobs {
     pub omit_refresh_token_on_refresh: bool,
     /// Answer every token request with this `(status, error, description)`.
     pub fail_with: Option<(u16, String, String)>,
+    /// Send this `Retry-After` with a `fail_with` answer.
+    pub retry_after: Option<String>,
     /// Wait this long before answering token requests.
     pub delay: Duration,
+    /// Wait this much longer before answering refresh requests.
+    pub refresh_delay: Duration,
     /// The RSA public key (PEM) JWT bearer assertions must be signed with.
     pub assertion_key: Option<String>,
     /// Accept unsecured (`alg: none`) assertions.
@@ -62,7 +67,9 @@ impl Default for Knobs {
             issue_refresh_tokens: true,
             omit_refresh_token_on_refresh: false,
             fail_with: None,
+            retry_after: None,
             delay: Duration::ZERO,
+            refresh_delay: Duration::ZERO,
             assertion_key: None,
             accept_unsigned: false,
         }
@@ -86,6 +93,8 @@ struct Ledger {
     issued_access_tokens: Vec<String>,
     issued_refresh_tokens: Vec<String>,
     requests: Vec<SeenRequest>,
+    /// Token requests received (counted before any delay).
+    started: u32,
     counter: u64,
 }
 
@@ -153,6 +162,17 @@ impl IdpDouble {
     /// Every token request seen so far.
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.0.ledger.lock().unwrap().requests.clone()
+    }
+
+    /// Token requests received so far, answered or not (counted before any delay).
+    pub fn started_requests(&self) -> u32 {
+        self.0.ledger.lock().unwrap().started
+    }
+
+    /// An administrator revokes every grant at the provider: each refresh token issued
+    /// so far is refused with `invalid_grant` from now on.
+    pub fn revoke_refresh_tokens(&self) {
+        self.0.ledger.lock().unwrap().live_refresh_tokens.clear();
     }
 
     /// Every refresh token presented so far, in order.
@@ -337,12 +357,20 @@ async fn token(
     headers: HeaderMap,
     Form(params): Form<HashMap<String, String>>,
 ) -> Response {
-    let (delay, failure) = {
-        let knobs = double.0.knobs.lock().unwrap();
-        (knobs.delay, knobs.fail_with.clone())
-    };
-    tokio::time::sleep(delay).await;
+    double.0.ledger.lock().unwrap().started += 1;
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
+    let (mut delay, failure, retry_after) = {
+        let knobs = double.0.knobs.lock().unwrap();
+        (
+            knobs.delay,
+            knobs.fail_with.clone(),
+            knobs.retry_after.clone(),
+        )
+    };
+    if grant_type == "refresh_token" {
+        delay += double.0.knobs.lock().unwrap().refresh_delay;
+    }
+    tokio::time::sleep(delay).await;
     let auth = client_auth(&headers, &params);
     double.0.ledger.lock().unwrap().requests.push(SeenRequest {
         grant_type: grant_type.clone(),
@@ -350,7 +378,13 @@ async fn token(
         params: params.clone(),
     });
     if let Some((status, error, description)) = failure {
-        return oauth_error(StatusCode::from_u16(status).unwrap(), &error, &description);
+        let mut response = oauth_error(StatusCode::from_u16(status).unwrap(), &error, &description);
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.parse().unwrap());
+        }
+        return response;
     }
     let (client, _) = match auth {
         Ok(found) => found,

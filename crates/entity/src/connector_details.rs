@@ -29,6 +29,10 @@ pub struct Model {
     /// Hash of the settings a held token depends on (client id, token URLs, scope).
     pub token_settings_fingerprint: String,
     pub is_token_generated: bool,
+    /// The connection's state (SPEC §10), the GraphQL name of a `ConnectionStatus`.
+    pub connection_status: String,
+    /// When `connection_status` last changed; none until the first change.
+    pub connection_status_changed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,4 +1,4 @@
-//! The one list of error codes (SPEC §7, plus the Apollo APQ protocol's two): what
+//! The one list of error codes (SPEC §7 and §10, plus the Apollo APQ protocol's two): what
 //! every layer answers in `extensions.code` and what metrics use as outcome labels.
 //! No other copy of a code's text exists in the service.
 
@@ -17,6 +17,7 @@ pub enum Code {
     GrantTypeNotSupported,
     ClientSecretRequired,
     IdpTokenRequestFailed,
+    ReauthorizationRequired,
     RateLimited,
     DatabaseUnavailable,
     GenericSystemError,
@@ -26,7 +27,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in SPEC §7 order.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 18] = [
         Self::Unauthorized,
         Self::TokenExpired,
         Self::MissingSpaceId,
@@ -39,6 +40,7 @@ impl Code {
         Self::GrantTypeNotSupported,
         Self::ClientSecretRequired,
         Self::IdpTokenRequestFailed,
+        Self::ReauthorizationRequired,
         Self::RateLimited,
         Self::DatabaseUnavailable,
         Self::GenericSystemError,
@@ -61,6 +63,7 @@ impl Code {
             Self::GrantTypeNotSupported => "GRANT_TYPE_NOT_SUPPORTED",
             Self::ClientSecretRequired => "CLIENT_SECRET_REQUIRED",
             Self::IdpTokenRequestFailed => "IDP_TOKEN_REQUEST_FAILED",
+            Self::ReauthorizationRequired => "REAUTHORIZATION_REQUIRED",
             Self::RateLimited => "RATE_LIMITED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Self::GenericSystemError => "GENERIC_SYSTEM_ERROR",

@@ -35,6 +35,15 @@ pub enum ApiError {
         idp_error: Option<String>,
         message: String,
     },
+    /// A token request failed; the IdP's answer classified (SPEC §10).
+    #[error("the identity provider refused the token request: {0}")]
+    Idp(idp::IdpFailure),
+    /// Only a new authorization can renew the connection's token (SPEC §10).
+    #[error("{message}")]
+    ReauthorizationRequired {
+        idp_error: Option<String>,
+        message: String,
+    },
     #[error("the database is unavailable; try again shortly")]
     DatabaseUnavailable(#[source] sea_orm::DbErr),
     #[error("internal error")]
@@ -53,9 +62,20 @@ impl ApiError {
             Self::Unauthorized(_) => Code::Unauthorized,
             Self::GrantTypeNotSupported(_) => Code::GrantTypeNotSupported,
             Self::ClientSecretRequired => Code::ClientSecretRequired,
-            Self::IdpTokenRequestFailed { .. } => Code::IdpTokenRequestFailed,
+            Self::IdpTokenRequestFailed { .. } | Self::Idp(_) => Code::IdpTokenRequestFailed,
+            Self::ReauthorizationRequired { .. } => Code::ReauthorizationRequired,
             Self::DatabaseUnavailable(_) => Code::DatabaseUnavailable,
             Self::Internal(_) => Code::GenericSystemError,
+        }
+    }
+
+    /// The IdP's `error` code behind this error, when there is one (`extensions.idpError`).
+    pub fn idp_error(&self) -> Option<&str> {
+        match self {
+            Self::IdpTokenRequestFailed { idp_error, .. }
+            | Self::ReauthorizationRequired { idp_error, .. } => idp_error.as_deref(),
+            Self::Idp(failure) => failure.idp_error(),
+            _ => None,
         }
     }
 
@@ -121,11 +141,10 @@ impl From<ApiError> for async_graphql::Error {
                 ApiError::IPackInstanceIdInvalid(_) => {
                     ext.set("field", "integrationPackInstanceId")
                 }
-                ApiError::IdpTokenRequestFailed {
-                    idp_error: Some(idp),
-                    ..
-                } => ext.set("idpError", idp.as_str()),
                 _ => {}
+            }
+            if let Some(idp) = err.idp_error() {
+                ext.set("idpError", idp);
             }
         })
     }

@@ -5,12 +5,15 @@
 
 pub mod client_secret;
 pub mod code;
+pub mod connection_status;
 pub mod connector_details;
 pub mod context;
+pub mod db_clock;
 pub mod details;
 pub mod error;
 pub mod held_token;
 pub mod key_rotation;
+pub mod lifecycle;
 pub mod record_key;
 pub mod tokens;
 pub mod vault;

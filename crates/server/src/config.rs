@@ -103,6 +103,11 @@ pub struct Config {
     #[arg(long, env = "REFRESH_AHEAD_SECONDS", default_value_t = 300)]
     pub refresh_ahead_seconds: u64,
 
+    /// Background refreshes in flight at once on this replica (SPEC §10); one tenant
+    /// gets at most half of them, so another tenant's refresh always finds a free slot.
+    #[arg(long, env = "REFRESH_CONCURRENCY", default_value_t = 8)]
+    pub refresh_concurrency: usize,
+
     /// This replica's name in refresh leases (diagnostics); default host name and pid.
     #[arg(long, env = "REPLICA_ID")]
     pub replica_id: Option<String>,
@@ -203,6 +208,7 @@ impl Default for Config {
             idp_max_response_bytes: 256 * 1024,
             refresh_interval_seconds: 30.0,
             refresh_ahead_seconds: 300,
+            refresh_concurrency: 8,
             replica_id: None,
             limits: Limits::default(),
             db_max_connections: 10,

@@ -14,7 +14,7 @@ backend_tests!(
 );
 
 /// Starts the flow; the authorization URL.
-async fn start(ui: &Tenant<'_>, input: Value) -> String {
+pub(super) async fn start(ui: &Tenant<'_>, input: Value) -> String {
     let body = generate(ui, input).await;
     let payload = &body["data"]["generateIPackInstanceOauthAccessToken"];
     assert_eq!(payload["status"], "PENDING_AUTHORIZATION", "{body}");
@@ -23,7 +23,7 @@ async fn start(ui: &Tenant<'_>, input: Value) -> String {
 }
 
 /// Opens the authorization URL like a browser would; the redirect's query pairs.
-async fn authorize(url: &str) -> (String, Vec<(String, String)>) {
+pub(super) async fn authorize(url: &str) -> (String, Vec<(String, String)>) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -36,7 +36,7 @@ async fn authorize(url: &str) -> (String, Vec<(String, String)>) {
     (parsed.path().to_owned(), pairs)
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -44,7 +44,11 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-async fn callback(app: &TestApp, path: &str, query: &[(&str, &str)]) -> (StatusCode, String) {
+pub(super) async fn callback(
+    app: &TestApp,
+    path: &str,
+    query: &[(&str, &str)],
+) -> (StatusCode, String) {
     let response = app
         .request(Method::GET, path)
         .query(query)

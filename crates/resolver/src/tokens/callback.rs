@@ -37,19 +37,33 @@ pub async fn complete(
     path_account: Option<&str>,
 ) -> Result<Record, CallbackError> {
     let (pending, record) = take_pending(services, state, path_account).await?;
+    let result = exchange(services, &pending, &record, code).await;
+    if result.is_err() {
+        states::ended(&services.db, record.id).await?;
+    }
+    result?;
+    Ok(record)
+}
+
+/// Exchanges the code of `pending` and stores the token (`ACTIVE`, SPEC §10).
+async fn exchange(
+    services: &Services,
+    pending: &entity::oauth_state::Model,
+    record: &Record,
+    code: &str,
+) -> ApiResult<()> {
     if !fingerprint::matches(&pending.fingerprint, &record.token_settings_fingerprint) {
         return Err(ApiError::InvalidConnectorDetails(
             "the connector's token settings changed after the authorization started".into(),
-        )
-        .into());
+        ));
     }
     let verifier = sealed::open(
         &services.vault,
-        &record,
+        record,
         Slot::PkceVerifier,
         &pending.sealed_pkce_verifier,
     )?;
-    let settings = IdpSettings::load(&services.vault, &record)?;
+    let settings = IdpSettings::load(&services.vault, record)?;
     let issued = grants::exchange_code(
         &services.tokens.idp,
         &settings,
@@ -61,17 +75,19 @@ pub async fn complete(
     store::store_generated(
         &services.db,
         &services.vault,
-        &record,
+        record,
         GrantType::AuthorizationCode,
         &issued,
     )
-    .await?;
-    Ok(record)
+    .await
 }
 
-/// Consumes `state` after the IdP reported an error, so the link cannot be reused.
+/// Consumes `state` after the IdP reported an error, so the link cannot be reused; the
+/// record leaves `PENDING_AUTHORIZATION` (SPEC §10).
 pub async fn abandon(services: &Services, state: &str) -> ApiResult<()> {
-    states::consume(&services.db, state).await?;
+    if let Some(pending) = states::consume(&services.db, state).await? {
+        states::ended(&services.db, pending.connector_id).await?;
+    }
     Ok(())
 }
 

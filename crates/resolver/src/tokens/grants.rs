@@ -1,15 +1,17 @@
 //! The standard grants of SPEC §6 through the `oauth2` crate: client credentials,
 //! resource-owner password, the authorization-code exchange with PKCE, and refresh.
 //! `accessTokenParams` go into every token request; client authentication follows
-//! `refreshAuthScheme`.
+//! `refreshAuthScheme`. Answers are read by the `idp` crate, which keeps the HTTP
+//! status and `Retry-After` that SPEC §10 classifies failures by.
 
 use std::time::Duration;
 
-use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
+use idp::{Capture, Exchange, IdpFailure, TokenRequestFormat};
+use oauth2::basic::{BasicClient, BasicErrorResponse};
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
     EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
+    ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -79,7 +81,9 @@ macro_rules! send {
         for (name, value) in token_params($settings) {
             request = request.add_extra_param(name, value);
         }
-        issued(request.request_async($idp).await)
+        // An owned (cheap) clone of the client: see `Capture` on why not a borrow.
+        let capture = Capture::new($idp.clone(), TokenRequestFormat::Form);
+        issued(request.request_async(&capture).await)
     }};
 }
 
@@ -180,74 +184,41 @@ pub async fn refresh(
     send!(client.exchange_refresh_token(&token), settings, idp)
 }
 
-fn issued(
-    result: Result<BasicTokenResponse, RequestTokenError<TransportError, BasicErrorResponse>>,
+/// The outcome of a token request sent through [`idp::Capture`]: the IdP's answer read
+/// and classified by [`idp::parse_token_answer`] (SPEC §10 failure classes, including
+/// `Retry-After`), or the transport's failure (transient: SPEC §10 "network, timeout").
+fn issued<T>(
+    result: Result<T, RequestTokenError<Exchange<TransportError>, BasicErrorResponse>>,
 ) -> ApiResult<IssuedToken> {
-    let response = result.map_err(request_failure)?;
-    Ok(from_response(&response))
+    match idp::exchange::finish(result) {
+        Exchange::Answer(response) => answer(&response),
+        Exchange::Transport(TransportError::Refused(reason)) => {
+            Err(ApiError::InvalidConnectorDetails(reason))
+        }
+        Exchange::Transport(TransportError::Build) | Exchange::NotSent(_) => {
+            Err(ApiError::internal(std::io::Error::other(
+                "the token request could not be built",
+            )))
+        }
+        Exchange::Transport(transport) => Err(ApiError::Idp(IdpFailure::unreachable(
+            transport.to_string(),
+        ))),
+    }
 }
 
-/// The parts of a standard token response spaces-oauth keeps.
-pub fn from_response(response: &BasicTokenResponse) -> IssuedToken {
-    let token_type = response.token_type().as_ref();
-    IssuedToken {
-        access_token: SecretString::from(response.access_token().secret().to_owned()),
-        refresh_token: response
-            .refresh_token()
-            .map(|t| SecretString::from(t.secret().to_owned())),
+/// Reads an IdP's answer to a token request of any grant.
+pub fn answer(response: &oauth2::HttpResponse) -> ApiResult<IssuedToken> {
+    let answer = idp::parse_token_answer(response, None).map_err(ApiError::Idp)?;
+    let token_type = answer.token_type;
+    Ok(IssuedToken {
+        access_token: answer.access_token,
+        refresh_token: answer.refresh_token,
         token_type: if token_type.eq_ignore_ascii_case("bearer") {
             "Bearer".to_owned()
         } else {
-            token_type.chars().take(64).collect()
+            token_type
         },
-        expires_in: response.expires_in(),
-        scope: response.scopes().map(|s| {
-            s.iter()
-                .map(|scope| scope.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
-    }
-}
-
-/// `IDP_TOKEN_REQUEST_FAILED` from a failed request: the IdP's `error` code and
-/// description only, never its raw body (SPEC §6, §7).
-pub fn request_failure(err: RequestTokenError<TransportError, BasicErrorResponse>) -> ApiError {
-    match err {
-        RequestTokenError::ServerResponse(response) => idp_refusal(
-            response.error().as_ref(),
-            response.error_description().map(String::as_str),
-        ),
-        RequestTokenError::Request(transport) => ApiError::IdpTokenRequestFailed {
-            idp_error: None,
-            message: transport.to_string(),
-        },
-        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
-            ApiError::IdpTokenRequestFailed {
-                idp_error: None,
-                message: "the identity provider's answer is not a valid token response".into(),
-            }
-        }
-    }
-}
-
-/// The error for an IdP's `{error, error_description}` answer, both sanitised.
-pub fn idp_refusal(error: &str, description: Option<&str>) -> ApiError {
-    let code: String = error
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(64)
-        .collect();
-    let message = match description {
-        Some(text) => text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(300)
-            .collect(),
-        None => code.clone(),
-    };
-    ApiError::IdpTokenRequestFailed {
-        idp_error: Some(code),
-        message,
-    }
+        expires_in: answer.expires_in,
+        scope: answer.scope,
+    })
 }

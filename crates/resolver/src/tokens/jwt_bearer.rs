@@ -5,13 +5,12 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use oauth2::basic::{BasicErrorResponse, BasicTokenResponse};
 use oauth2::http::{HeaderValue, Method, Request, header};
 use oauth2::url::form_urlencoded;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
-use super::grants::{IssuedToken, from_response, idp_refusal, token_params};
+use super::grants::{IssuedToken, token_params};
 use super::http::IdpClient;
 use super::settings::IdpSettings;
 use crate::error::{ApiError, ApiResult};
@@ -98,11 +97,8 @@ pub async fn request(
     let response = idp
         .send(request)
         .await
-        .map_err(|e| ApiError::IdpTokenRequestFailed {
-            idp_error: None,
-            message: e.to_string(),
-        })?;
-    parse_response(&response)
+        .map_err(|e| ApiError::Idp(idp::IdpFailure::unreachable(e.to_string())))?;
+    super::grants::answer(&response)
 }
 
 fn build_request(
@@ -154,29 +150,4 @@ fn build_request(
     builder
         .body(form.finish().into_bytes())
         .map_err(ApiError::internal)
-}
-
-fn parse_response(response: &oauth2::HttpResponse) -> ApiResult<IssuedToken> {
-    let body = response.body();
-    if response.status().is_success() {
-        let token: BasicTokenResponse =
-            serde_json::from_slice(body).map_err(|_| ApiError::IdpTokenRequestFailed {
-                idp_error: None,
-                message: "the identity provider's answer is not a valid token response".into(),
-            })?;
-        return Ok(from_response(&token));
-    }
-    match serde_json::from_slice::<BasicErrorResponse>(body) {
-        Ok(error) => Err(idp_refusal(
-            error.error().as_ref(),
-            error.error_description().map(String::as_str),
-        )),
-        Err(_) => Err(ApiError::IdpTokenRequestFailed {
-            idp_error: None,
-            message: format!(
-                "the identity provider answered HTTP {}",
-                response.status().as_u16()
-            ),
-        }),
-    }
 }

@@ -1,8 +1,10 @@
-//! Tokens (SPEC §6): generation with the four grants, the authorization-code callback,
-//! refresh on demand and in the background under a database lease, revocation, and the
-//! runtime's token query. Outbound calls go through [`http::IdpClient`] only.
+//! Tokens (SPEC §6, §10): generation with the four grants, the authorization-code
+//! callback, refresh on demand and in the background under a database lease, the
+//! connection states a refresh moves through, revocation, and the runtime's token query. Outbound calls go through [`http::IdpClient`] only.
 
 pub mod callback;
+pub mod due;
+pub mod fair_queue;
 pub mod grants;
 pub mod http;
 pub mod jwt_bearer;

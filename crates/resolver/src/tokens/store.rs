@@ -18,6 +18,7 @@ use super::types::GrantType;
 use crate::details::{fingerprint, sealed};
 use crate::error::ApiResult;
 use crate::held_token::row;
+use crate::lifecycle::{self, ConnectionStatus};
 use crate::record_key::RecordKey;
 use crate::vault::{Slot, Vault};
 
@@ -55,6 +56,9 @@ pub async fn store_generated(
         next_attempt_at: Set(None),
         lease_owner: Set(None),
         lease_expires_at: Set(None),
+        // A new generation starts over (SPEC §10): nothing of an old refusal remains.
+        reauthorization_required_at: Set(None),
+        last_idp_error: Set(None),
     };
     let txn = db.begin().await?;
     // A new token replaces the old one wholesale, including any lease: a refresh in
@@ -77,12 +81,14 @@ pub async fn store_generated(
                     Column::NextAttemptAt,
                     Column::LeaseOwner,
                     Column::LeaseExpiresAt,
+                    Column::ReauthorizationRequiredAt,
+                    Column::LastIdpError,
                 ])
                 .to_owned(),
         )
         .exec_without_returning(&txn)
         .await?;
-    connector_details::Entity::update_many()
+    let current = connector_details::Entity::update_many()
         .col_expr(
             connector_details::Column::IsTokenGenerated,
             Expr::value(true),
@@ -92,6 +98,33 @@ pub async fn store_generated(
         .filter(fingerprint::unchanged(record))
         .exec(&txn)
         .await?;
+    if current.rows_affected == 1 {
+        lifecycle::enter(&txn, record.id, ConnectionStatus::Active).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Marks `token` as needing re-authorization: it has expired and neither a refresh
+/// token nor a non-interactive grant can renew it (SPEC §10). Only that very token is
+/// marked, not one generated since it was read.
+pub async fn mark_unrenewable(db: &DatabaseConnection, token: &Model) -> ApiResult<()> {
+    let txn = db.begin().await?;
+    let marked = Entity::update_many()
+        .col_expr(Column::ReauthorizationRequiredAt, Expr::value(Utc::now()))
+        .filter(Column::ConnectorId.eq(token.connector_id))
+        .filter(Column::SealedAccessToken.eq(token.sealed_access_token.as_str()))
+        .filter(Column::ReauthorizationRequiredAt.is_null())
+        .exec(&txn)
+        .await?;
+    if marked.rows_affected == 1 {
+        lifecycle::enter(
+            &txn,
+            token.connector_id,
+            ConnectionStatus::NeedsReauthorization,
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(())
 }
