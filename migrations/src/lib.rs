@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_connector_details;
 mod m20261123_000002_create_oauth_tokens;
+mod m20261202_000010_create_connection_events;
 mod m20261202_000030_connection_lifecycle;
 
 /// The ordered list of every migration.
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_connector_details::Migration),
             Box::new(m20261123_000002_create_oauth_tokens::Migration),
+            Box::new(m20261202_000010_create_connection_events::Migration),
             Box::new(m20261202_000030_connection_lifecycle::Migration),
         ]
     }

@@ -194,14 +194,15 @@ async fn variables_declared_with_the_documented_type_names_work(backend: Backend
 /// Saves that arrive together are written together (one statement per batch); each
 /// caller must still get its own record, and saves of one key must stay one record.
 async fn saves_sent_at_once_each_land_on_their_own_record(backend: Backend) {
-    if let Some(app) = TestApp::spawn(backend).await {
+    // The real binary: the save-batch histogram it checks is its own, not shared.
+    if let Some(app) = TestApp::spawn_process(backend, &[]).await {
         saves_sent_at_once_land_on_their_own_record(app).await;
     }
 }
 
 /// Two batches in flight at once (PostgreSQL; SQLite keeps one writer whatever is set).
 async fn saves_sent_at_once_to_two_writers_each_land_on_their_own_record(backend: Backend) {
-    if let Some(app) = TestApp::spawn_with(backend, |config| config.db_save_writers = 2).await {
+    if let Some(app) = TestApp::spawn_process(backend, &[("DB_SAVE_WRITERS", "2")]).await {
         saves_sent_at_once_land_on_their_own_record(app).await;
     }
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod auth;
 mod connector_details;
 mod details_json;
+mod events;
 mod hardening;
 mod idp_double;
 mod lifecycle;

@@ -1,5 +1,7 @@
 //! The sea-orm entities of spaces-oauth: one module per table, nothing else.
 
+pub mod connection_event;
 pub mod connector_details;
 pub mod oauth_state;
 pub mod oauth_token;
+pub mod webhook_delivery;

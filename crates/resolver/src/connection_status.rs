@@ -1,4 +1,5 @@
-//! The `ConnectionStatus` GraphQL enum (SPEC §10): the five states of a connection, and
+//! The `ConnectionStatus` GraphQL enum (SPEC §10): the five states of a connection,
+//! mirroring [`events::ConnectionStatus`] so events and records speak one language, and
 //! their stored form (the GraphQL names, e.g. `NEEDS_REAUTHORIZATION`).
 //! A leaf module: it imports nothing else of this crate.
 
@@ -6,6 +7,7 @@ use async_graphql::Enum;
 
 /// What a Space UI, a runtime and an operator see of a connection (SPEC §10).
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[graphql(remote = "events::ConnectionStatus")]
 pub enum ConnectionStatus {
     /// No token held, none pending.
     NotConnected,

@@ -5,6 +5,7 @@
 
 pub mod client_secret;
 pub mod code;
+pub mod connection_events;
 pub mod connection_status;
 pub mod connector_details;
 pub mod context;
@@ -18,7 +19,7 @@ pub mod record_key;
 pub mod tokens;
 pub mod vault;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 pub use code::Code;
@@ -41,6 +42,8 @@ pub struct Services {
     pub saves: connector_details::save_queue::SaveQueue,
     /// The IdP client and settings of token generation and refresh (SPEC §6).
     pub tokens: tokens::TokenServices,
+    /// The events outbox and the live bus (SPEC §12).
+    pub events: events::Events,
 }
 
 /// What [`Services::start`] needs besides the database and the vault.
@@ -54,6 +57,8 @@ pub struct ServiceSettings {
     pub callbacks: tokens::CallbackUrls,
     /// This replica's name in lease owners.
     pub replica: String,
+    /// The events outbox and the live bus (SPEC §12).
+    pub events: events::Events,
 }
 
 impl Services {
@@ -74,6 +79,7 @@ impl Services {
                 callbacks: settings.callbacks,
                 replica: settings.replica,
             },
+            events: settings.events,
             db,
             vault,
         })
@@ -101,8 +107,12 @@ pub struct Mutation(
     tokens::mutation::TokenMutation,
 );
 
+/// Every subscription of the service.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(connection_events::subscription::ConnectionEventsSubscription);
+
 /// The executable schema.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Limits applied to every operation (SPEC §8).
 #[derive(Clone, Copy, Debug)]
@@ -121,8 +131,12 @@ impl Default for QueryLimits {
 }
 
 /// The schema without data, for SDL export and tests.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
 }
 
 /// The executable schema over `services`.

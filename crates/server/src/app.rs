@@ -34,6 +34,8 @@ pub struct App {
     pub refresher: RefresherSettings,
     /// How long in-flight requests may run on after the shutdown signal.
     pub shutdown_grace: Duration,
+    /// How webhooks are delivered (SPEC §12).
+    pub webhooks: events::delivery::DeliverySettings,
 }
 
 impl App {
@@ -49,11 +51,26 @@ impl App {
             shutdown,
         ))
     }
+
+    /// Starts the webhook worker and (PostgreSQL) the live-bus listener; they stop when
+    /// `shutdown` resolves. [`serve`] does this.
+    pub fn spawn_event_tasks(
+        &self,
+        shutdown: impl Future<Output = ()> + Clone + Send + 'static,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        crate::webhooks::spawn(
+            &self.state.db,
+            &self.state.services.events,
+            self.webhooks.clone(),
+            shutdown,
+        )
+    }
 }
 
 /// Builds the service: connects, migrates, checks that every stored ciphertext's key
 /// is loaded, and assembles the router.
 pub async fn build(config: &Config) -> anyhow::Result<App> {
+    let webhooks = crate::webhooks::settings(config)?;
     let keys = devmode::resolve_keys(config)?;
     let vault = Vault::from_keys(keys.vault_keys.expose_secret())?;
     let url = devmode::database_url(config)?;
@@ -95,6 +112,11 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         },
         callbacks: http::callback::urls(config.public_base_url()),
         replica: replica_id(config),
+        events: events::Events::new(
+            webhooks.urls.clone(),
+            db.get_database_backend(),
+            events::Bus::new(config.ws_max_subscriptions_per_account),
+        ),
     };
     let services = Services::start(db.clone(), vault, settings)
         .context("cannot build the HTTP client for identity providers")?;
@@ -120,6 +142,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         persisted_queries: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
         parsed_queries: Arc::new(ParsedQueries::new(config.limits.parsed_query_cache_size)),
         cors_allowed_origins: config.cors_allowed_origins.clone().into(),
+        sockets: events::quota::PerAccount::new(config.ws_max_sockets_per_account),
     });
     Ok(App {
         router: http::router(state.clone())?,
@@ -132,6 +155,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             concurrency: config.refresh_concurrency.max(1),
         },
         shutdown_grace: config.shutdown_grace(),
+        webhooks,
     })
 }
 
@@ -157,10 +181,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let refresher = app.spawn_refresher(async move {
-        let mut stopped = stopped;
-        let _ = stopped.wait_for(|stop| *stop).await;
-    });
+    let stopped_signal = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let refresher = app.spawn_refresher(stopped_signal());
+    let event_tasks = app.spawn_event_tasks(futures_util::FutureExt::shared(stopped_signal()));
     let signalled = Arc::new(Notify::new());
     let notify = signalled.clone();
     // Responses go out as soon as they are written, not held back by Nagle's algorithm
@@ -178,6 +206,7 @@ pub async fn serve(
         })
         .into_future();
     let grace = app.shutdown_grace;
+    let app_webhook_timeout = app.webhooks.timeout;
     let deadline = async move {
         signalled.notified().await;
         tokio::time::sleep(grace).await;
@@ -194,6 +223,15 @@ pub async fn serve(
     };
     // Also stops the refresher when serving failed rather than shut down.
     refresher.abort();
+    // The webhook worker finishes the attempts in flight (bounded by their time limit)
+    // and records their outcome, so a restart does not wait out their claims.
+    let settle = app_webhook_timeout + Duration::from_secs(1);
+    for task in event_tasks {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(settle, task).await.is_err() {
+            abort.abort();
+        }
+    }
     result?;
     Ok(())
 }

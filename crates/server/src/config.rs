@@ -112,6 +112,31 @@ pub struct Config {
     #[arg(long, env = "REPLICA_ID")]
     pub replica_id: Option<String>,
 
+    /// Webhook URLs that receive connection events, comma-separated (SPEC §12).
+    #[arg(long, env = "WEBHOOK_URLS", value_delimiter = ',')]
+    pub webhook_urls: Vec<String>,
+
+    /// Webhook signing secret: `whsec_` followed by base64 of the key bytes (SPEC §12).
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub webhook_secret: Option<SecretString>,
+
+    /// Seconds between looks for due webhook deliveries (fractions allowed); new events
+    /// are delivered at once regardless.
+    #[arg(long, env = "WEBHOOK_POLL_INTERVAL_SECONDS", default_value_t = 1.0)]
+    pub webhook_poll_interval_seconds: f64,
+
+    /// Multiplies every webhook retry delay (tests shrink the 27-hour schedule).
+    #[arg(long, env = "WEBHOOK_RETRY_SCALE", default_value_t = 1.0, hide = true)]
+    pub webhook_retry_scale: f64,
+
+    /// Open subscription WebSockets one account may hold.
+    #[arg(long, env = "WS_MAX_SOCKETS_PER_ACCOUNT", default_value_t = 16)]
+    pub ws_max_sockets_per_account: usize,
+
+    /// Live subscriptions one account may hold, over all its sockets.
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS_PER_ACCOUNT", default_value_t = 64)]
+    pub ws_max_subscriptions_per_account: usize,
+
     #[command(flatten)]
     pub limits: Limits,
 
@@ -210,6 +235,12 @@ impl Default for Config {
             refresh_ahead_seconds: 300,
             refresh_concurrency: 8,
             replica_id: None,
+            webhook_urls: Vec::new(),
+            webhook_secret: None,
+            webhook_poll_interval_seconds: 1.0,
+            webhook_retry_scale: 1.0,
+            ws_max_sockets_per_account: 16,
+            ws_max_subscriptions_per_account: 64,
             limits: Limits::default(),
             db_max_connections: 10,
             db_save_writers: 1,

@@ -11,6 +11,7 @@ pub mod devmode;
 pub mod http;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use app::{App, build, serve};
 pub use config::Config;

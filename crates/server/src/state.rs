@@ -48,4 +48,6 @@ pub struct SharedState {
     pub parsed_queries: Arc<ParsedQueries>,
     /// Origins allowed by CORS (SPEC §1).
     pub cors_allowed_origins: Arc<[String]>,
+    /// Open subscription WebSockets per account (SPEC §12).
+    pub sockets: events::quota::PerAccount,
 }

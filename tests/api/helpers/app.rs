@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::backend::{self, Backend, TestDatabase};
+use super::binary::ServerProcess;
 use super::logs;
 use super::tokens::TokenBuilder;
 
@@ -40,6 +41,8 @@ pub struct TestApp {
     pub hs256_secret: String,
     client: reqwest::Client,
     server: Option<RunningServer>,
+    /// The real binary instead of the in-process router ([`TestApp::spawn_process`]).
+    process: Option<ServerProcess>,
     db: Option<DatabaseConnection>,
     // Dropped after the server and the connection above (fields drop in order).
     database: TestDatabase,
@@ -92,6 +95,7 @@ impl TestApp {
             hs256_secret,
             client,
             server: None,
+            process: None,
             db: None,
             database,
             dir,
@@ -102,23 +106,45 @@ impl TestApp {
         }
     }
 
+    /// A server that is the real `spaces-oauth` binary, a process of its own, with the
+    /// same database and keys as [`spawn`](Self::spawn) plus `envs`. For what the
+    /// in-process router cannot isolate: the metrics recorder is process-wide, so a
+    /// test that counts metrics must not share it with the tests running beside it.
+    /// `config` mirrors the keys only; `restart` is for in-process apps.
+    pub async fn spawn_process(backend: Backend, envs: &[(&str, &str)]) -> Option<Self> {
+        let mut app = match Self::try_spawn_with(backend, |_| {}).await? {
+            Ok(app) => app,
+            Err(error) => panic!("the server did not start: {error}"),
+        };
+        app.stop().await;
+        let vault_keys = {
+            use secrecy::ExposeSecret as _;
+            let keys = app.config.vault_keys.as_ref().expect("vault keys are set");
+            keys.expose_secret().to_owned()
+        };
+        let data_dir = app.config.data_dir.display().to_string();
+        let mut all = vec![
+            ("DATABASE_URL", app.database.url.as_str()),
+            ("DATA_DIR", data_dir.as_str()),
+            ("JWT_HS256_SECRET", app.hs256_secret.as_str()),
+            ("VAULT_KEYS", vault_keys.as_str()),
+        ];
+        all.extend_from_slice(envs);
+        let process = ServerProcess::start(&all)
+            .await
+            .unwrap_or_else(|error| panic!("spaces-oauth did not start: {error}"));
+        app.address = process.address.parse().expect("the process's address");
+        app.process = Some(process);
+        Some(app)
+    }
+
     async fn start(&mut self) -> Result<(), String> {
         let app = server::build(&self.config)
             .await
             .map_err(|error| format!("{error:#}"))?;
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("cannot bind 127.0.0.1:0");
-        self.address = listener.local_addr().expect("no local address");
-        let (shutdown, signal) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server::serve(app, listener, async {
-                let _ = signal.await;
-            })
-            .await
-            .map_err(|error| format!("{error:#}"))
-        });
-        self.server = Some(RunningServer { shutdown, task });
+        let (address, server) = launch(app).await;
+        self.address = address;
+        self.server = Some(server);
         if self.db.is_none() {
             self.db = Some(
                 backend::connect(&self.database.url)
@@ -131,6 +157,12 @@ impl TestApp {
 
     /// Stops the server gracefully (in-flight requests finish). Idempotent.
     pub async fn stop(&mut self) {
+        if let Some(process) = self.process.take() {
+            assert!(
+                process.stop().await.success(),
+                "spaces-oauth did not exit 0"
+            );
+        }
         let Some(RunningServer { shutdown, mut task }) = self.server.take() else {
             return;
         };
@@ -199,6 +231,15 @@ impl TestApp {
     /// A raw request to `path`, for anything the helpers below do not cover.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, self.url(path))
+    }
+
+    /// A second server on the same database and configuration (another replica).
+    pub async fn replica(&self) -> Replica {
+        let built = server::build(&self.config)
+            .await
+            .expect("the replica starts");
+        let (address, server) = launch(built).await;
+        Replica { address, server }
     }
 
     /// A builder for a token signed with this app's HS256 secret.
@@ -272,6 +313,23 @@ impl TestApp {
     }
 }
 
+/// Serves `app` on 127.0.0.1:0 until its shutdown sender fires.
+async fn launch(app: server::App) -> (SocketAddr, RunningServer) {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("cannot bind 127.0.0.1:0");
+    let address = listener.local_addr().expect("no local address");
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server::serve(app, listener, async {
+            let _ = signal.await;
+        })
+        .await
+        .map_err(|error| format!("{error:#}"))
+    });
+    (address, RunningServer { shutdown, task })
+}
+
 /// Sends `request` and reads the answer; a body that is not JSON becomes a JSON string.
 pub async fn send(request: RequestBuilder) -> (StatusCode, HeaderMap, Value) {
     let response = request.send().await.expect("the request failed");
@@ -288,6 +346,25 @@ impl Drop for TestApp {
             let _ = server.shutdown.send(());
             server.task.abort();
         }
+    }
+}
+
+/// Another server on a [`TestApp`]'s database; stopped by [`Replica::stop`] or drop.
+pub struct Replica {
+    /// Where it listens.
+    pub address: SocketAddr,
+    server: RunningServer,
+}
+
+impl Replica {
+    /// Stops it gracefully; panics when it fails.
+    pub async fn stop(self) {
+        let _ = self.server.shutdown.send(());
+        let stopped = tokio::time::timeout(STOP_TIMEOUT, self.server.task).await;
+        stopped
+            .expect("the replica stops in time")
+            .expect("the replica task")
+            .expect("the replica serves");
     }
 }
 

@@ -59,6 +59,7 @@ impl TestDatabase {
                         "REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at TEST_DATABASE_URL: {error}"
                     );
                 }
+                announce_postgres_skips(&error.to_string());
                 eprintln!("SKIPPED (no PostgreSQL): {test}");
                 return None;
             }
@@ -106,6 +107,49 @@ impl Drop for TestDatabase {
         });
         let _ = dropper.join();
     }
+}
+
+/// Says once per run, on the terminal itself (libtest captures `eprintln!` of passing
+/// tests), how many PostgreSQL tests of this run are skipped: a green run that tested
+/// only SQLite must not look like a full one.
+fn announce_postgres_skips(error: &str) {
+    static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+    ANNOUNCED.call_once(|| {
+        use std::io::Write;
+        let count =
+            postgres_tests_in_this_run().map_or_else(|| "every".to_owned(), |n| n.to_string());
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "\n*** PostgreSQL unreachable at TEST_DATABASE_URL ({error}): {count} PostgreSQL \
+             tests of this run are SKIPPED and pass without running. Set REQUIRE_POSTGRES=1 \
+             to make this a failure. ***\n"
+        );
+    });
+}
+
+/// The number of `…::postgres` tests this run selects: the test binary lists itself
+/// with the same filter arguments it was started with.
+fn postgres_tests_in_this_run() -> Option<usize> {
+    let exe = std::env::current_exe().ok()?;
+    let filters = std::env::args().skip(1).filter(|arg| {
+        !arg.starts_with("--test-threads")
+            && !matches!(
+                arg.as_str(),
+                "--nocapture" | "--show-output" | "--quiet" | "-q"
+            )
+    });
+    let listing = std::process::Command::new(exe)
+        .args(filters)
+        .args(["--list", "--format", "terse"])
+        .output()
+        .ok()?;
+    let listing = String::from_utf8(listing.stdout).ok()?;
+    Some(
+        listing
+            .lines()
+            .filter(|line| line.ends_with("::postgres: test"))
+            .count(),
+    )
 }
 
 /// `TEST_DATABASE_URL`, or the local server.

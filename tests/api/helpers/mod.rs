@@ -30,6 +30,8 @@ pub mod fixtures;
 pub mod jwks;
 pub mod logs;
 pub mod tokens;
+pub mod webhooks;
+pub mod ws;
 
 pub use app::{Tenant, TestApp};
 pub use backend::Backend;

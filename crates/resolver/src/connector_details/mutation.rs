@@ -38,6 +38,7 @@ impl ConnectorDetailsMutation {
     #[graphql(name = "deleteIPackInstanceOauthConnectorDetails")]
     async fn delete(&self, ctx: &Context<'_>, input: KeyInput) -> Result<bool> {
         let key = input.parse(caller(ctx)?.tenant())?;
-        Ok(service::delete(&Services::of(ctx)?.db, &key).await?)
+        let services = Services::of(ctx)?;
+        Ok(service::delete(&services.db, &services.events, &key).await?)
     }
 }

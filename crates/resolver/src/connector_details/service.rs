@@ -3,13 +3,15 @@
 
 use chrono::Utc;
 use entity::connector_details::{ActiveModel, Column, Entity, Model};
+use events::{ConnectionStatus, EventType, Events};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::Services;
+use crate::connection_events::emit;
 use crate::context::Tenant;
 use crate::details::new_secret::{self, NewClientSecret};
 use crate::details::sealed::{open_details, seal_details};
@@ -104,13 +106,30 @@ pub async fn list(
         .await?)
 }
 
-/// Deletes the record at `key`; true when one existed.
-pub async fn delete(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<bool> {
-    let result = Entity::delete_many()
+/// Deletes the record at `key`; true when one existed. The `connection.deleted` event
+/// is written in the same transaction (SPEC §12).
+pub async fn delete(db: &DatabaseConnection, events: &Events, key: &RecordKey) -> ApiResult<bool> {
+    let txn = db.begin().await?;
+    let deleted = Entity::delete_many()
         .filter(key.condition())
-        .exec(db)
+        .exec_with_returning(&txn)
         .await?;
-    Ok(result.rows_affected > 0)
+    let mut emitted = Vec::with_capacity(deleted.len());
+    for record in &deleted {
+        emitted.push(
+            emit::emit(
+                events,
+                &txn,
+                EventType::Deleted,
+                record,
+                ConnectionStatus::NotConnected,
+            )
+            .await?,
+        );
+    }
+    txn.commit().await?;
+    emitted.into_iter().for_each(|e| events.committed(e));
+    Ok(!deleted.is_empty())
 }
 
 async fn find_for_update(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Option<Model>> {

@@ -74,6 +74,7 @@ async fn exchange(
     .await?;
     store::store_generated(
         &services.db,
+        &services.events,
         &services.vault,
         record,
         GrantType::AuthorizationCode,

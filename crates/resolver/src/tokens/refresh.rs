@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use entity::connector_details::Model as Record;
 use entity::oauth_token::Model as Token;
+use events::{Enqueued, EventError};
 use idp::FailureClass;
-use sea_orm::TransactionTrait;
+use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use super::grants::{self, IssuedToken};
 use super::lease::{self, Failure, Lease};
@@ -23,6 +24,7 @@ use super::settings::IdpSettings;
 use super::store;
 use super::types::GrantType;
 use crate::Services;
+use crate::code::Code;
 use crate::error::{ApiError, ApiResult};
 use crate::held_token::row;
 use crate::lifecycle::{self, ConnectionStatus};
@@ -150,10 +152,15 @@ async fn stored(
     let key = RecordKey::of(record);
     let txn = services.db.begin().await?;
     let written = lease::complete(&txn, &services.vault, &key, lease, issued).await?;
-    if written {
-        lifecycle::enter(&txn, record.id, ConnectionStatus::Active).await?;
-    }
+    let emitted = if written {
+        change(services, &txn, record, ConnectionStatus::Active, None).await?
+    } else {
+        None
+    };
     txn.commit().await?;
+    if let Some(emitted) = emitted {
+        services.events.committed(emitted);
+    }
     if written {
         tracing::info!(connector = %record.id, "token refreshed");
         count("refreshed");
@@ -200,10 +207,17 @@ async fn failed(
         let txn = db.begin().await?;
         let marked =
             lease::refuse(&txn, lease, &failure, token.sealed_refresh_token.as_deref()).await?;
-        if marked {
-            lifecycle::enter(&txn, record.id, ConnectionStatus::NeedsReauthorization).await?;
-        }
+        let emitted = if marked {
+            let to = ConnectionStatus::NeedsReauthorization;
+            let error = lifecycle::event_error(Code::ReauthorizationRequired, failure.idp_error);
+            change(services, &txn, record, to, Some(error)).await?
+        } else {
+            None
+        };
         txn.commit().await?;
+        if let Some(emitted) = emitted {
+            services.events.committed(emitted);
+        }
         count("terminal");
         let token = row(db, record.id).await?.unwrap_or(token);
         let error = ApiError::ReauthorizationRequired {
@@ -215,15 +229,37 @@ async fn failed(
         return Ok(Outcome::Failed(error, token));
     }
     let txn = db.begin().await?;
-    if lease::fail(&txn, lease, &failure).await? {
-        lifecycle::enter(&txn, record.id, ConnectionStatus::RefreshFailing).await?;
-    }
+    let emitted = if lease::fail(&txn, lease, &failure).await? {
+        let to = ConnectionStatus::RefreshFailing;
+        let error = lifecycle::event_error(error.code(), failure.idp_error);
+        change(services, &txn, record, to, Some(error)).await?
+    } else {
+        None
+    };
     txn.commit().await?;
+    if let Some(emitted) = emitted {
+        services.events.committed(emitted);
+    }
     count(match class {
         FailureClass::Rejected => "rejected",
         _ => "transient",
     });
     Ok(Outcome::Failed(error, token))
+}
+
+/// Moves `record` to `to` in `txn` and writes the event of that change, if it has one
+/// (SPEC §12); the caller passes the result to `Events::committed` after the commit.
+async fn change(
+    services: &Services,
+    txn: &DatabaseTransaction,
+    record: &Record,
+    to: ConnectionStatus,
+    error: Option<EventError>,
+) -> ApiResult<Option<Enqueued>> {
+    match lifecycle::enter(txn, record.id, to).await? {
+        Some(from) => lifecycle::announce(&services.events, txn, record, from, to, error).await,
+        None => Ok(None),
+    }
 }
 
 /// True when `current` holds another token than `presented` (a newer refresh or a new

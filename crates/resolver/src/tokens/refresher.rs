@@ -90,12 +90,12 @@ pub async fn sweep(
         queued += u32::from(queue.push(token.tenant(), token.connector_id));
     }
     for token in due::unrenewable(db, settings.batch).await? {
-        let record = Records::find_by_id(token.connector_id).one(db).await?;
+        let Some(record) = Records::find_by_id(token.connector_id).one(db).await? else {
+            continue;
+        };
         // A token of older settings is no longer the record's: nothing to mark.
-        if record.is_some_and(|r| {
-            fingerprint::matches(&token.fingerprint, &r.token_settings_fingerprint)
-        }) {
-            store::mark_unrenewable(db, &token).await?;
+        if fingerprint::matches(&token.fingerprint, &record.token_settings_fingerprint) {
+            store::mark_unrenewable(db, &services.events, &record, &token).await?;
         }
     }
     states::purge_expired(db).await?;

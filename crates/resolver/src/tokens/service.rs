@@ -128,7 +128,15 @@ async fn store_and_reload(
     grant: GrantType,
     issued: &IssuedToken,
 ) -> ApiResult<Generated> {
-    store::store_generated(&services.db, &services.vault, record, grant, issued).await?;
+    store::store_generated(
+        &services.db,
+        &services.events,
+        &services.vault,
+        record,
+        grant,
+        issued,
+    )
+    .await?;
     let record = reload(services, record).await?;
     Ok(Generated {
         status: GenerationStatus::Generated,
@@ -191,7 +199,7 @@ pub async fn refresh(services: &Services, key: &RecordKey) -> ApiResult<Record> 
     }
     if !refresh::refreshable(&token) {
         if expired(&token) {
-            store::mark_unrenewable(&services.db, &token).await?;
+            store::mark_unrenewable(&services.db, &services.events, &record, &token).await?;
             return Err(refresh::reauthorization_required(&token));
         }
         return Err(refresh::no_refresh_token());
@@ -249,7 +257,7 @@ pub async fn read(services: &Services, key: &RecordKey) -> ApiResult<AccessToken
             }
         }
     } else if !terminal && expired(&token) && !refresh::refreshable(&token) {
-        store::mark_unrenewable(&services.db, &token).await?;
+        store::mark_unrenewable(&services.db, &services.events, &record, &token).await?;
         return Err(refresh::reauthorization_required(&token));
     }
     if expired(&token) {

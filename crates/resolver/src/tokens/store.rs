@@ -13,8 +13,12 @@ use sea_orm::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
+use events::{EventType, Events};
+
 use super::grants::IssuedToken;
 use super::types::GrantType;
+use crate::code::Code;
+use crate::connection_events::emit;
 use crate::details::{fingerprint, sealed};
 use crate::error::ApiResult;
 use crate::held_token::row;
@@ -23,9 +27,11 @@ use crate::record_key::RecordKey;
 use crate::vault::{Slot, Vault};
 
 /// Stores a newly generated token for `record` and sets `isTokenGenerated` (SPEC §6),
-/// unless the record's token settings changed since `record` was read.
+/// unless the record's token settings changed since `record` was read; the
+/// `connection.token_generated` event goes in the same transaction (SPEC §12).
 pub async fn store_generated(
     db: &DatabaseConnection,
+    events: &Events,
     vault: &Vault,
     record: &Record,
     grant: GrantType,
@@ -88,7 +94,7 @@ pub async fn store_generated(
         )
         .exec_without_returning(&txn)
         .await?;
-    let current = connector_details::Entity::update_many()
+    let marked = connector_details::Entity::update_many()
         .col_expr(
             connector_details::Column::IsTokenGenerated,
             Expr::value(true),
@@ -98,17 +104,32 @@ pub async fn store_generated(
         .filter(fingerprint::unchanged(record))
         .exec(&txn)
         .await?;
-    if current.rows_affected == 1 {
+    // A token stored under settings that changed meanwhile is no token: no event.
+    let emitted = if marked.rows_affected > 0 {
         lifecycle::enter(&txn, record.id, ConnectionStatus::Active).await?;
-    }
+        let kind = EventType::TokenGenerated;
+        let active = ConnectionStatus::Active.into();
+        Some(emit::emit(events, &txn, kind, record, active).await?)
+    } else {
+        None
+    };
     txn.commit().await?;
+    if let Some(emitted) = emitted {
+        events.committed(emitted);
+    }
     Ok(())
 }
 
-/// Marks `token` as needing re-authorization: it has expired and neither a refresh
-/// token nor a non-interactive grant can renew it (SPEC §10). Only that very token is
-/// marked, not one generated since it was read.
-pub async fn mark_unrenewable(db: &DatabaseConnection, token: &Model) -> ApiResult<()> {
+/// Marks `token` of `record` as needing re-authorization: it has expired and neither a
+/// refresh token nor a non-interactive grant can renew it (SPEC §10); the
+/// `connection.needs_reauthorization` event goes in the same transaction (SPEC §12).
+/// Only that very token is marked, not one generated since it was read.
+pub async fn mark_unrenewable(
+    db: &DatabaseConnection,
+    events: &Events,
+    record: &Record,
+    token: &Model,
+) -> ApiResult<()> {
     let txn = db.begin().await?;
     let marked = Entity::update_many()
         .col_expr(Column::ReauthorizationRequiredAt, Expr::value(Utc::now()))
@@ -117,15 +138,18 @@ pub async fn mark_unrenewable(db: &DatabaseConnection, token: &Model) -> ApiResu
         .filter(Column::ReauthorizationRequiredAt.is_null())
         .exec(&txn)
         .await?;
+    let mut emitted = None;
     if marked.rows_affected == 1 {
-        lifecycle::enter(
-            &txn,
-            token.connector_id,
-            ConnectionStatus::NeedsReauthorization,
-        )
-        .await?;
+        let to = ConnectionStatus::NeedsReauthorization;
+        if let Some(from) = lifecycle::enter(&txn, record.id, to).await? {
+            let error = lifecycle::event_error(Code::ReauthorizationRequired, None);
+            emitted = lifecycle::announce(events, &txn, record, from, to, Some(error)).await?;
+        }
     }
     txn.commit().await?;
+    if let Some(emitted) = emitted {
+        events.committed(emitted);
+    }
     Ok(())
 }
 

@@ -14,6 +14,8 @@ pub struct VerifiedClaims {
     pub spaces: Option<Vec<String>>,
     /// OAuth-style scopes from `scope` (space-separated) or `scp` (array).
     pub scopes: Vec<String>,
+    /// `exp` (Unix seconds): a WebSocket opened with the token closes then (SPEC §12).
+    pub expires_at: Option<i64>,
 }
 
 impl VerifiedClaims {
@@ -40,10 +42,12 @@ impl VerifiedClaims {
             (Some(other), _) | (None, Some(other)) => strings(other),
             (None, None) => Vec::new(),
         };
+        let expires_at = claims.get("exp").and_then(Value::as_i64);
         Ok(Self {
             account_id,
             spaces,
             scopes,
+            expires_at,
         })
     }
 

@@ -16,17 +16,23 @@ pub async fn authenticate(
     verifier: &JwtVerifier,
     headers: &HeaderMap,
 ) -> Result<Caller, HttpError> {
+    Ok(authenticate_until(verifier, headers).await?.0)
+}
+
+/// Like [`authenticate`], also answering when the token expires (Unix seconds), for
+/// sessions that outlive one request (WebSockets, SPEC §12).
+pub async fn authenticate_until(
+    verifier: &JwtVerifier,
+    headers: &HeaderMap,
+) -> Result<(Caller, Option<i64>), HttpError> {
     let token = bearer_token(headers)?;
     let claims = verifier.verify(token).await?;
     let space_guid = space_guid(headers)?;
     if !claims.allows_space(space_guid.as_str()) {
         return Err(AuthError::Forbidden.into());
     }
-    Ok(Caller::authenticated(
-        space_guid,
-        claims.account_id,
-        claims.scopes,
-    ))
+    let caller = Caller::authenticated(space_guid, claims.account_id, claims.scopes);
+    Ok((caller, claims.expires_at))
 }
 
 fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {

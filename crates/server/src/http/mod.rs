@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
 pub mod timeout;
+pub mod ws;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
                 .post(graphql::post)
                 .fallback(method_not_allowed),
         )
+        .route("/graphql/ws", get(ws::upgrade))
         .route(callback::PATH, get(callback::callback))
         .route(callback::ACCOUNT_PATH, get(callback::account_callback))
         .route("/healthz", get(health::healthz))
