@@ -32,6 +32,8 @@ pub const PASSWORD: &str = "planted-password-93ad";
 /// One token request as the double saw it.
 #[derive(Clone, Debug)]
 pub struct SeenRequest {
+    /// The path it was sent to (`/token`, `/v2/token`).
+    pub path: String,
     pub grant_type: String,
     /// `basic`, `body` or `none`.
     pub client_auth: &'static str,
@@ -58,6 +60,8 @@ pub struct Knobs {
     pub assertion_key: Option<String>,
     /// Accept unsecured (`alg: none`) assertions.
     pub accept_unsigned: bool,
+    /// The client secret this IdP knows for [`CLIENT_ID`] (default [`CLIENT_SECRET`]).
+    pub client_secret: String,
 }
 
 impl Default for Knobs {
@@ -72,6 +76,7 @@ impl Default for Knobs {
             refresh_delay: Duration::ZERO,
             assertion_key: None,
             accept_unsigned: false,
+            client_secret: CLIENT_SECRET.to_owned(),
         }
     }
 }
@@ -126,6 +131,8 @@ impl IdpDouble {
         let router = Router::new()
             .route("/authorize", get(authorize))
             .route("/token", post(token))
+            // The same endpoint under another path of the same origin.
+            .route("/v2/token", post(token))
             // Misbehaving endpoints, for the client's safety rules.
             .route(
                 "/redirecting-token",
@@ -298,6 +305,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 fn client_auth(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
+    known_secret: &str,
 ) -> Result<(Option<String>, &'static str), Box<Response>> {
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -328,7 +336,7 @@ fn client_auth(
         ),
         (None, None) => return Ok((None, "none")),
     };
-    if id != CLIENT_ID || secret != CLIENT_SECRET {
+    if id != CLIENT_ID || secret != known_secret {
         return Err(Box::new(oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -354,25 +362,28 @@ fn serde_urlencoded_pairs(s: &str) -> Vec<(String, String)> {
 /// POST /token: the four grants and refresh.
 async fn token(
     State(double): State<IdpDouble>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     Form(params): Form<HashMap<String, String>>,
 ) -> Response {
     double.0.ledger.lock().unwrap().started += 1;
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
-    let (mut delay, failure, retry_after) = {
+    let (mut delay, failure, retry_after, known_secret) = {
         let knobs = double.0.knobs.lock().unwrap();
         (
             knobs.delay,
             knobs.fail_with.clone(),
             knobs.retry_after.clone(),
+            knobs.client_secret.clone(),
         )
     };
     if grant_type == "refresh_token" {
         delay += double.0.knobs.lock().unwrap().refresh_delay;
     }
     tokio::time::sleep(delay).await;
-    let auth = client_auth(&headers, &params);
+    let auth = client_auth(&headers, &params, &known_secret);
     double.0.ledger.lock().unwrap().requests.push(SeenRequest {
+        path: uri.path().to_owned(),
         grant_type: grant_type.clone(),
         client_auth: auth.as_ref().map(|(_, how)| *how).unwrap_or("invalid"),
         params: params.clone(),

@@ -26,8 +26,12 @@ pub struct Model {
     /// The masked values of the details (JSON pointer → raw JSON), sealed by the vault.
     #[sea_orm(column_type = "Text", nullable)]
     pub sealed_details_secrets: Option<String>,
-    /// Hash of the settings a held token depends on (client id, token URLs, scope).
+    /// Hash of the settings a held token depends on (client id, token URLs, scope,
+    /// discovery, provider); changing it deletes the held token (a database trigger).
     pub token_settings_fingerprint: String,
+    /// Hash of the identity-provider origins the vaulted secrets above are tied to
+    /// (SPEC §10); none for a row saved before bindings existed, until backfilled.
+    pub secret_binding: Option<String>,
     pub is_token_generated: bool,
     /// The connection's state (SPEC §10), the GraphQL name of a `ConnectionStatus`.
     pub connection_status: String,

@@ -113,6 +113,20 @@ impl RecordKey {
         Ok(self.select().one(db).await?)
     }
 
+    /// The record at this key, locked until the transaction `db` ends (PostgreSQL; an
+    /// SQLite transaction that read it fails to write if another wrote it meanwhile).
+    pub(crate) async fn find_for_update(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+    ) -> ApiResult<Option<entity::connector_details::Model>> {
+        use sea_orm::QuerySelect;
+        let mut select = self.select();
+        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            select = select.lock_exclusive();
+        }
+        Ok(select.one(db).await?)
+    }
+
     /// True when `model` is the row stored at this key.
     pub fn is_of(&self, model: &entity::connector_details::Model) -> bool {
         self.parts()

@@ -67,6 +67,23 @@ impl App {
     }
 }
 
+/// Ties the vaulted secrets of records saved before secret bindings existed to the
+/// identity provider their details name now (SPEC §10); a no-op once done.
+pub async fn bind_legacy_secrets(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let bound = resolver::details::binding::backfill(db)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot bind stored secrets to their identity providers: {e}")
+        })?;
+    if bound > 0 {
+        tracing::info!(
+            records = bound,
+            "stored secrets bound to their identity providers"
+        );
+    }
+    Ok(())
+}
+
 /// Builds the service: connects, migrates, checks that every stored ciphertext's key
 /// is loaded, and assembles the router.
 pub async fn build(config: &Config) -> anyhow::Result<App> {
@@ -84,6 +101,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         .context("database migrations failed")?;
     migrator.close().await?;
     let db = db::connect_with(&url, config.db_max_connections, config.db_acquire_timeout()).await?;
+    bind_legacy_secrets(&db).await?;
     let unknown = resolver::key_rotation::unknown_key_ids(&db, &vault)
         .await
         .map_err(|e| anyhow::anyhow!("cannot check stored ciphertexts: {e}"))?;

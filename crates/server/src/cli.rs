@@ -96,6 +96,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Migrator::up(&db, None)
                 .await
                 .context("database migrations failed")?;
+            app::bind_legacy_secrets(&db).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

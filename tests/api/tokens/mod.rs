@@ -10,10 +10,12 @@ mod durability;
 mod failures;
 mod fairness;
 mod grants;
+mod identity_provider;
 mod refresh;
 mod replicas;
 mod safety;
 mod secrets;
+mod settings_rules;
 
 use serde_json::{Value, json};
 
@@ -142,6 +144,26 @@ pub fn runtime<'a>(app: &'a TestApp, account: &str, space: &str) -> Tenant<'a> {
             .scope("oauth.token.read")
             .sign(),
     }
+}
+
+/// Asserts that a generation answered `GENERATED`.
+#[track_caller]
+pub fn assert_generated(body: &Value) {
+    assert_eq!(
+        body["data"]["generateIPackInstanceOauthAccessToken"]["status"], "GENERATED",
+        "{body}"
+    );
+}
+
+/// Asserts that the first error of `body` has `code`.
+#[track_caller]
+pub fn assert_code(body: &Value, code: &str) {
+    assert_eq!(error_code(body).as_deref(), Some(code), "{body}");
+}
+
+/// A secret to plant, unique to the test that plants it (for leak searches).
+pub fn planted(what: &str) -> String {
+    format!("planted-{what}-{}", uuid::Uuid::new_v4().simple())
 }
 
 /// The token row of the only connector.

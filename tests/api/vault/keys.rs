@@ -133,9 +133,11 @@ async fn rotate_keys_reencrypts_under_the_new_key_and_the_old_key_can_go(backend
             )
             .await;
     }
+    let mut bindings = Vec::new();
     for stored in app.records().await {
         assert!(stored.sealed_client_secret.unwrap().starts_with("k1:"));
         assert!(stored.sealed_details_secrets.unwrap().starts_with("k1:"));
+        bindings.push((stored.id, stored.secret_binding.expect("a secret binding")));
     }
 
     // README "Rotate": the new key first, the old one after it; restart; rotate.
@@ -159,6 +161,8 @@ async fn rotate_keys_reencrypts_under_the_new_key_and_the_old_key_can_go(backend
     for stored in app.records().await {
         assert!(stored.sealed_client_secret.unwrap().starts_with("k2:"));
         assert!(stored.sealed_details_secrets.unwrap().starts_with("k2:"));
+        // The secrets stay tied to their identity provider (SPEC §10).
+        assert!(bindings.contains(&(stored.id, stored.secret_binding.unwrap())));
     }
     let k1_material = k1.split_once(':').unwrap().1;
     assert!(!stdout.contains(k1_material) && !stderr.contains(k1_material));

@@ -10,19 +10,10 @@ mod buttons;
 mod keys;
 mod saves;
 
-use serde_json::Value;
-
 use crate::helpers::*;
 use crate::idp_double::IdpDouble;
+pub use crate::tokens::assert_generated;
 use crate::tokens::{client_credentials, details, generate, generate_input, save_with_secret};
-
-#[track_caller]
-pub fn assert_generated(body: &Value) {
-    assert_eq!(
-        body["data"]["generateIPackInstanceOauthAccessToken"]["status"], "GENERATED",
-        "{body}"
-    );
-}
 
 /// The client secret the double saw in the last token request.
 pub fn last_client_secret(idp: &IdpDouble) -> String {

@@ -56,9 +56,9 @@ impl ClientSecretMutation {
     #[graphql(name = "resetIPackInstanceOauthClientSecret")]
     async fn reset(&self, ctx: &Context<'_>, input: KeyInput) -> Result<ConnectorDetails> {
         let key = input.parse(caller(ctx)?.tenant())?;
-        let db = &Services::of(ctx)?.db;
-        let txn = db.begin().await.map_err(ApiError::from)?;
-        let record = service::reset(&txn, &key).await?;
+        let services = Services::of(ctx)?;
+        let txn = services.db.begin().await.map_err(ApiError::from)?;
+        let record = service::reset(&txn, &services.vault, &key).await?;
         txn.commit().await.map_err(ApiError::from)?;
         Ok(record.into())
     }

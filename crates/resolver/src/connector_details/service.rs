@@ -6,8 +6,8 @@ use entity::connector_details::{ActiveModel, Column, Entity, Model};
 use events::{ConnectionStatus, EventType, Events};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
 use crate::Services;
@@ -33,7 +33,9 @@ pub struct SaveFields<'a> {
 
 /// Upserts the record at `key` (SPEC §3): the id survives, a real client secret and
 /// secret-named detail values are vaulted, and a change of the token settings clears
-/// `isTokenGenerated`.
+/// `isTokenGenerated` (and deletes the held token, `details::fingerprint`). A change
+/// of identity provider drops every vaulted value the save did not send anew
+/// (`details::binding`, SPEC §10).
 ///
 /// One statement in the common case, through the save queue (which may write it
 /// together with other callers' saves); a transaction of its own only when the details
@@ -61,6 +63,7 @@ pub async fn save(
         oauth_connector_details: Set(masked.masked),
         sealed_details_secrets: Set(seal_details(vault, key, &masked.secrets)?),
         token_settings_fingerprint: Set(fingerprint::of(fields.client_id, &masked.token_settings)),
+        secret_binding: Set(Some(masked.secret_binding.hash().to_owned())),
         is_token_generated: Set(fields.is_token_generated),
         created_at: Set(now),
         updated_at: Set(now),
@@ -71,7 +74,13 @@ pub async fn save(
     }
     let txn = services.db.begin().await?;
     let mut secrets = masked.secrets;
-    if let Some(existing) = find_for_update(&txn, key).await? {
+    // Placeholders keep vaulted values only while the record keeps its identity
+    // provider; otherwise they mean "none" (SPEC §10).
+    if let Some(existing) = key.find_for_update(&txn).await?
+        && masked
+            .secret_binding
+            .holds(existing.secret_binding.as_deref())
+    {
         let vaulted = open_details(vault, &existing)?;
         for pointer in masked.kept {
             if let Some(value) = vaulted.get(&pointer) {
@@ -132,14 +141,6 @@ pub async fn delete(db: &DatabaseConnection, events: &Events, key: &RecordKey) -
     Ok(!deleted.is_empty())
 }
 
-async fn find_for_update(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Option<Model>> {
-    let mut select = key.select();
-    if db.get_database_backend() == DbBackend::Postgres {
-        select = select.lock_exclusive();
-    }
-    Ok(select.one(db).await?)
-}
-
 /// INSERT … ON CONFLICT (record key) DO UPDATE … RETURNING: one round trip.
 pub(super) async fn upsert(db: &impl ConnectionTrait, row: ActiveModel) -> ApiResult<Model> {
     Ok(Entity::insert(row)
@@ -164,6 +165,7 @@ pub(super) fn on_conflict() -> OnConflict {
         Column::OauthConnectorDetails,
         Column::SealedDetailsSecrets,
         Column::TokenSettingsFingerprint,
+        Column::SecretBinding,
         Column::UpdatedAt,
     ])
     .values(

@@ -6,9 +6,11 @@
 //! `RawValue` borrows from it) and only those spans are rewritten.
 //!
 //! The other rules of a record's details live beside it: [`sealed`] (what the vault
-//! holds), [`new_secret`] (the "no new secret" rule) and [`fingerprint`] (which held
-//! token still matches the settings).
+//! holds), [`new_secret`] (the "no new secret" rule), [`fingerprint`] (which held
+//! token still matches the settings) and [`binding`] (which identity provider the
+//! vaulted values belong to).
 
+pub mod binding;
 pub mod fingerprint;
 pub mod new_secret;
 pub mod sealed;
@@ -68,17 +70,22 @@ pub struct MaskedDetails {
     /// Pointers where the client sent the placeholder: keep what the vault holds there.
     pub kept: Vec<String>,
     /// The settings a held token depends on (SPEC §6).
-    pub token_settings: Vec<Option<String>>,
+    pub token_settings: fingerprint::TokenSettings,
+    /// The identity provider the vaulted values are tied to (SPEC §10).
+    pub secret_binding: binding::SecretBinding,
 }
 
 /// Returns true when `key` names a secret (SPEC §4).
 pub fn is_secret_name(key: &str) -> bool {
-    let normalized: String = key
-        .chars()
+    SECRET_NAMES.contains(&normalize(key).as_str())
+}
+
+/// A key lower-cased without `_` and `-`, as secret names are compared.
+fn normalize(key: &str) -> String {
+    key.chars()
         .filter(|c| *c != '_' && *c != '-')
         .flat_map(char::to_lowercase)
-        .collect();
-    SECRET_NAMES.contains(&normalized.as_str())
+        .collect()
 }
 
 /// Validates `text` as SPEC §4 describes and masks its secret-named values.
@@ -112,15 +119,8 @@ pub fn mask(text: &str) -> ApiResult<MaskedDetails> {
             "refreshAuthScheme must be req_body_params_auth or basic_auth".into(),
         ));
     }
-    let token_settings = [
-        "clientId",
-        "accessTokenURL",
-        "authorizationTokenURL",
-        "scope",
-    ]
-    .iter()
-    .map(|k| object.get(*k).and_then(Value::as_str).map(str::to_owned))
-    .collect();
+    let token_settings = fingerprint::TokenSettings::of(object);
+    let secret_binding = binding::SecretBinding::of(object);
 
     let mut found = Vec::new();
     collect_secrets(text, text, "", &mut found).map_err(|e| invalid(e.to_string()))?;
@@ -148,10 +148,14 @@ pub fn mask(text: &str) -> ApiResult<MaskedDetails> {
         secrets,
         kept,
         token_settings,
+        secret_binding,
     })
 }
 
 /// Puts vaulted values back into a masked details string, for building IdP requests.
+/// A placeholder with no vaulted value behind it (dropped by a reset or a change of
+/// identity provider, SPEC §10) means "none": it becomes `null`, so it is never sent
+/// as if it were the secret.
 pub fn unmask(masked: &str, secrets: &DetailSecrets) -> ApiResult<Value> {
     let mut value: Value = serde_json::from_str(masked).map_err(ApiError::internal)?;
     for (pointer, raw) in secrets {
@@ -159,7 +163,50 @@ pub fn unmask(masked: &str, secrets: &DetailSecrets) -> ApiResult<Value> {
             *slot = serde_json::from_str(raw).map_err(ApiError::internal)?;
         }
     }
+    let mut put_back: Vec<&str> = secrets.keys().map(String::as_str).collect();
+    put_back.sort_unstable();
+    clear_placeholders(&mut value, &mut String::new(), &put_back);
     Ok(value)
+}
+
+/// Sets each secret-named member still holding the placeholder to `null`, unless its
+/// pointer is in `put_back` (sorted): a vaulted value that is the placeholder text.
+fn clear_placeholders(value: &mut Value, pointer: &mut String, put_back: &[&str]) {
+    let len = pointer.len();
+    match value {
+        Value::Object(map) => {
+            for (key, member) in map.iter_mut() {
+                pointer.push('/');
+                pointer.push_str(&escape_pointer(key));
+                if is_secret_name(key) {
+                    if member.as_str() == Some(PLACEHOLDER)
+                        && put_back.binary_search(&pointer.as_str()).is_err()
+                    {
+                        *member = Value::Null;
+                    }
+                } else {
+                    clear_placeholders(member, pointer, put_back);
+                }
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                pointer.push('/');
+                pointer.push_str(&index.to_string());
+                clear_placeholders(item, pointer, put_back);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// True when `pointer` (a JSON pointer of a vaulted detail value) ends in a client
+/// secret's name (`client_secret`, `clientSecret`, … — SPEC §10's Reset rule).
+pub fn is_client_secret_pointer(pointer: &str) -> bool {
+    let last = pointer.rsplit('/').next().unwrap_or_default();
+    normalize(&last.replace("~1", "/").replace("~0", "~")) == "clientsecret"
 }
 
 fn invalid(reason: String) -> ApiError {
@@ -320,6 +367,30 @@ mod tests {
         let details = mask(text).unwrap();
         let restored = unmask(&details.masked, &details.secrets).unwrap();
         assert_eq!(restored, serde_json::from_str::<Value>(text).unwrap());
+    }
+
+    #[test]
+    fn a_placeholder_without_a_vaulted_value_means_none() {
+        let text = r#"{"accessTokenParams":{"private_key":"dummyClientSecret","a":"dummyClientSecret"},"password":"dummyClientSecret"}"#;
+        let mut secrets = DetailSecrets::new();
+        secrets.insert("/password".into(), "\"kept\"".into());
+        let value = unmask(text, &secrets).unwrap();
+        assert_eq!(value["accessTokenParams"]["private_key"], Value::Null);
+        assert_eq!(
+            value["accessTokenParams"]["a"], PLACEHOLDER,
+            "not a secret name"
+        );
+        assert_eq!(value["password"], "kept");
+    }
+
+    #[test]
+    fn client_secret_pointers_are_recognised_at_any_depth() {
+        for pointer in ["/client_secret", "/a/0/clientSecret", "/Client-Secret"] {
+            assert!(is_client_secret_pointer(pointer), "{pointer}");
+        }
+        for pointer in ["/private_key", "/client_secret/x", "/password"] {
+            assert!(!is_client_secret_pointer(pointer), "{pointer}");
+        }
     }
 
     #[test]

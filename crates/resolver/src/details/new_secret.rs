@@ -1,11 +1,12 @@
 //! The "no new secret" rule (SPEC §5): a save or an encrypt whose `clientSecret` is the
-//! placeholder, `dummyValue` or empty keeps what the vault holds. Decided here, in Rust
+//! placeholder, `dummyValue` or empty keeps what the vault holds — while the record
+//! keeps its identity provider ([`super::binding`], SPEC §10). Decided here, in Rust
 //! for the input and in SQL for the save's upsert.
 
 use entity::connector_details::Column;
 use sea_orm::sea_query::{Expr, SimpleExpr};
 
-use super::PLACEHOLDER;
+use super::{PLACEHOLDER, binding};
 use crate::error::{ApiError, ApiResult};
 
 /// The longest client secret accepted, in characters.
@@ -42,13 +43,18 @@ impl<'a> NewClientSecret<'a> {
 }
 
 /// The upsert's value for `sealed_client_secret`: the new sealed secret when the save
-/// brought one (the row's column is then set), else what the vault already holds.
+/// brought one (the row's column is then set), else what the vault already holds if
+/// the record keeps its identity provider, else none (SPEC §10).
 pub fn sealed_client_secret_on_conflict() -> (Column, SimpleExpr) {
     (
         Column::SealedClientSecret,
-        Expr::cust(
-            "COALESCE(excluded.sealed_client_secret, connector_details.sealed_client_secret)",
-        ),
+        Expr::cust(format!(
+            "CASE WHEN excluded.sealed_client_secret IS NOT NULL \
+             THEN excluded.sealed_client_secret \
+             WHEN {} THEN connector_details.sealed_client_secret \
+             ELSE NULL END",
+            binding::KEPT_ON_CONFLICT
+        )),
     )
 }
 

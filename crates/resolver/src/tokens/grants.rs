@@ -31,27 +31,72 @@ pub struct IssuedToken {
 type TokenClient =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
-/// Names the grant itself sets; an `accessTokenParams` entry cannot override them.
-const RESERVED_PARAMS: [&str; 10] = [
-    "grant_type",
-    "code",
-    "code_verifier",
-    "redirect_uri",
-    "refresh_token",
-    "username",
-    "password",
-    "assertion",
-    "client_id",
-    "client_secret",
-];
+/// The parameters a token request sets itself, which `accessTokenParams` must not
+/// name (SPEC §10): `grant_type`, the grant's own (`own`), `scope` when the request
+/// sends one, and the client's credentials where they go in the body. `grant` names
+/// the request in errors.
+pub struct SetByRequest {
+    grant: &'static str,
+    names: Vec<&'static str>,
+}
 
-/// Extra token-request parameters from `accessTokenParams`, minus reserved names.
-pub fn token_params(settings: &IdpSettings) -> impl Iterator<Item = (&str, &str)> {
+impl SetByRequest {
+    /// What a request of `grant` sets. `client_id_without_secret`: the request sends
+    /// `client_id` in the body even with no secret (the `oauth2` crate does).
+    pub fn new(
+        settings: &IdpSettings,
+        grant: &'static str,
+        own: &[&'static str],
+        sends_scope: bool,
+        client_id_without_secret: bool,
+    ) -> Self {
+        let mut names = vec!["grant_type"];
+        names.extend_from_slice(own);
+        if sends_scope && !settings.scopes.is_empty() {
+            names.push("scope");
+        }
+        let secret_in_body = settings.client_secret.is_some() && !settings.basic_auth;
+        if secret_in_body || (client_id_without_secret && settings.client_secret.is_none()) {
+            names.push("client_id");
+        }
+        if secret_in_body {
+            names.push("client_secret");
+        }
+        Self { grant, names }
+    }
+
+    /// The standard grants through the `oauth2` crate.
+    fn standard(
+        settings: &IdpSettings,
+        grant: &'static str,
+        own: &[&'static str],
+        sends_scope: bool,
+    ) -> Self {
+        Self::new(settings, grant, own, sends_scope, true)
+    }
+}
+
+/// The `accessTokenParams` to add to a request, vaulted values put back; a name the
+/// request sets itself is `INVALID_OAUTH_CONNECTOR_DETAILS` naming it, never dropped
+/// silently (SPEC §10).
+pub fn token_params<'s>(
+    settings: &'s IdpSettings,
+    set: &SetByRequest,
+) -> ApiResult<Vec<(&'s str, &'s str)>> {
     settings
         .token_params
         .iter()
-        .filter(|(k, _)| !RESERVED_PARAMS.contains(&k.as_str()) && k != "scope")
-        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .map(|(name, value)| {
+            if set.names.contains(&name.as_str()) {
+                return Err(ApiError::InvalidConnectorDetails(format!(
+                    "accessTokenParams must not set {:?}: the {} token request sets it itself",
+                    name.chars().take(64).collect::<String>(),
+                    set.grant
+                )));
+            }
+            Ok((name.as_str(), value.as_str()))
+        })
+        .collect()
 }
 
 fn client(settings: &IdpSettings, idp: &IdpClient) -> ApiResult<TokenClient> {
@@ -72,17 +117,18 @@ fn client(settings: &IdpSettings, idp: &IdpClient) -> ApiResult<TokenClient> {
     Ok(client)
 }
 
-/// Adds the `accessTokenParams` to a token request of any grant, sends it through
+/// Adds the `accessTokenParams` to a token request of any grant (refusing a name the
+/// request sets itself, `$set`), sends it through the settings' guarded sender over
 /// `idp` and reads the answer. A macro because the `oauth2` crate's request types of
 /// the grants share these methods but no trait.
 macro_rules! send {
-    ($request:expr, $settings:expr, $idp:expr) => {{
+    ($request:expr, $settings:expr, $idp:expr, $set:expr) => {{
         let mut request = $request;
-        for (name, value) in token_params($settings) {
+        for (name, value) in token_params($settings, &$set)? {
             request = request.add_extra_param(name, value);
         }
-        // An owned (cheap) clone of the client: see `Capture` on why not a borrow.
-        let capture = Capture::new($idp.clone(), TokenRequestFormat::Form);
+        // The settings' guarded sender, owned by the capture (see `Capture`).
+        let capture = Capture::new($settings.sender($idp), TokenRequestFormat::Form);
         issued(request.request_async(&capture).await)
     }};
 }
@@ -98,7 +144,8 @@ pub async fn client_credentials(idp: &IdpClient, settings: &IdpSettings) -> ApiR
     let request = client
         .exchange_client_credentials()
         .add_scopes(scopes(settings));
-    send!(request, settings, idp)
+    let set = SetByRequest::standard(settings, "client credentials", &[], true);
+    send!(request, settings, idp, set)
 }
 
 /// `PASSWORD` (RFC 6749 §4.3).
@@ -115,7 +162,8 @@ pub async fn password(
     let request = client
         .exchange_password(&username, &password)
         .add_scopes(scopes(settings));
-    send!(request, settings, idp)
+    let set = SetByRequest::standard(settings, "password", &["username", "password"], true);
+    send!(request, settings, idp, set)
 }
 
 /// A fresh PKCE pair (S256) and `state` for an authorization request.
@@ -131,6 +179,7 @@ pub fn authorization_url(
     settings: &IdpSettings,
     redirect_uri: &str,
 ) -> ApiResult<AuthorizationStart> {
+    token_params(settings, &exchange_sets(settings))?;
     let auth_url = settings.authorization_url()?;
     idp.policy()
         .check(&auth_url)
@@ -156,6 +205,13 @@ pub fn authorization_url(
     })
 }
 
+/// What the code exchange sets itself; checked when the authorization starts too, so a
+/// conflict is reported before the user signs in at the IdP.
+pub fn exchange_sets(settings: &IdpSettings) -> SetByRequest {
+    let own = ["code", "redirect_uri", "code_verifier"];
+    SetByRequest::standard(settings, "authorization code", &own, false)
+}
+
 /// Exchanges an authorization code with its PKCE verifier (RFC 6749 §4.1.3, RFC 7636).
 pub async fn exchange_code(
     idp: &IdpClient,
@@ -170,7 +226,7 @@ pub async fn exchange_code(
     let request = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()));
-    send!(request, settings, idp)
+    send!(request, settings, idp, exchange_sets(settings))
 }
 
 /// Refreshes with a refresh token (RFC 6749 §6).
@@ -181,7 +237,8 @@ pub async fn refresh(
 ) -> ApiResult<IssuedToken> {
     let client = client(settings, idp)?;
     let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
-    send!(client.exchange_refresh_token(&token), settings, idp)
+    let set = SetByRequest::standard(settings, "refresh", &["refresh_token"], false);
+    send!(client.exchange_refresh_token(&token), settings, idp, set)
 }
 
 /// The outcome of a token request sent through [`idp::Capture`]: the IdP's answer read
@@ -192,17 +249,20 @@ fn issued<T>(
 ) -> ApiResult<IssuedToken> {
     match idp::exchange::finish(result) {
         Exchange::Answer(response) => answer(&response),
-        Exchange::Transport(TransportError::Refused(reason)) => {
-            Err(ApiError::InvalidConnectorDetails(reason))
-        }
-        Exchange::Transport(TransportError::Build) | Exchange::NotSent(_) => {
-            Err(ApiError::internal(std::io::Error::other(
-                "the token request could not be built",
-            )))
-        }
-        Exchange::Transport(transport) => Err(ApiError::Idp(IdpFailure::unreachable(
-            transport.to_string(),
-        ))),
+        Exchange::Transport(transport) => Err(transport_failure(transport)),
+        Exchange::NotSent(_) => Err(transport_failure(TransportError::Build)),
+    }
+}
+
+/// The error of a request that got no answer: the network's trouble is transient
+/// (SPEC §10), a request refused before it was sent (policy, secret binding) is not.
+pub fn transport_failure(error: TransportError) -> ApiError {
+    match error {
+        TransportError::Refused(_) | TransportError::Build => ApiError::IdpTokenRequestFailed {
+            idp_error: None,
+            message: error.to_string(),
+        },
+        network => ApiError::Idp(IdpFailure::unreachable(network.to_string())),
     }
 }
 

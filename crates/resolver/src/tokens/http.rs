@@ -1,6 +1,7 @@
 //! The HTTP client for identity providers (SPEC §8): no redirects, a timeout, a cap on
 //! the response size, and the [`IdpPolicy`] applied to every URL and resolved address.
-//! It is the `oauth2` crate's transport, and the JWT bearer grant's.
+//! Token requests reach it only through a [`GuardedSender`], the `oauth2` crate's
+//! transport and the JWT bearer grant's, which keeps vaulted values with their IdP.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +11,7 @@ use std::time::Instant;
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
 
 use super::policy::{IdpPolicy, PolicyResolver};
+use crate::details::binding::SecretBinding;
 
 /// Why an IdP call failed before any IdP answer could be read.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +132,44 @@ impl IdpClient {
     }
 }
 
-impl<'c> AsyncHttpClient<'c> for IdpClient {
+/// The transport of the requests built from one record's settings: before anything is
+/// sent, the request's origin must be one the record's vaulted values are tied to
+/// (SPEC §10). Every token request goes through one, so no code path can send a
+/// vaulted value elsewhere. It owns (cheap) copies of the client and the binding: a
+/// borrowing sender inside `idp::Capture` could not be proven `Send` in the spawned
+/// task a refresh runs in.
+pub struct GuardedSender {
+    idp: IdpClient,
+    /// `None` when the settings hold no vaulted value.
+    tied_to: Option<SecretBinding>,
+}
+
+impl GuardedSender {
+    /// A sender over `idp` for settings whose vaulted values are tied to `tied_to`.
+    pub fn new(idp: IdpClient, tied_to: Option<SecretBinding>) -> Self {
+        Self { idp, tied_to }
+    }
+
+    /// Sends `request` through the client if its origin is allowed.
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        if let Some(binding) = &self.tied_to {
+            let url = oauth2::url::Url::parse(&request.uri().to_string())
+                .map_err(|_| TransportError::Build)?;
+            if !binding.allows(&url) {
+                tracing::error!(
+                    "a token request to an origin its secrets are not tied to was refused"
+                );
+                return Err(TransportError::Refused(
+                    "the request's host is not the identity provider the connector's secrets belong to"
+                        .into(),
+                ));
+            }
+        }
+        self.idp.send(request).await
+    }
+}
+
+impl<'c> AsyncHttpClient<'c> for GuardedSender {
     type Error = TransportError;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, TransportError>> + Send + 'c>>;
 

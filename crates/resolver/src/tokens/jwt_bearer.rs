@@ -10,7 +10,7 @@ use oauth2::url::form_urlencoded;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
-use super::grants::{IssuedToken, token_params};
+use super::grants::{IssuedToken, SetByRequest, token_params};
 use super::http::IdpClient;
 use super::settings::IdpSettings;
 use crate::error::{ApiError, ApiResult};
@@ -94,10 +94,11 @@ pub async fn request(
     assertion: &SecretString,
 ) -> ApiResult<IssuedToken> {
     let request = build_request(idp, settings, assertion)?;
-    let response = idp
+    let response = settings
+        .sender(idp)
         .send(request)
         .await
-        .map_err(|e| ApiError::Idp(idp::IdpFailure::unreachable(e.to_string())))?;
+        .map_err(super::grants::transport_failure)?;
     super::grants::answer(&response)
 }
 
@@ -116,7 +117,8 @@ fn build_request(
     if !settings.scopes.is_empty() {
         form.append_pair("scope", &settings.scopes.join(" "));
     }
-    for (name, value) in token_params(settings) {
+    let set = SetByRequest::new(settings, "JWT bearer", &["assertion"], true, false);
+    for (name, value) in token_params(settings, &set)? {
         form.append_pair(name, value);
     }
     let mut basic = None;

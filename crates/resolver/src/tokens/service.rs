@@ -49,6 +49,7 @@ pub async fn generate(
     }
     let record = find(services, &key).await?;
     let settings = IdpSettings::load(&services.vault, &record)?;
+    settings.refuse_secret_auth_params()?;
     let idp = &services.tokens.idp;
     let issued = match input.grant_type {
         GrantType::AuthorizationCode => {

@@ -1,14 +1,18 @@
 //! What a token request needs from a saved record (SPEC §4, §6): the client id and
 //! secret, the endpoints, scope, extra parameters and the client authentication scheme,
-//! with vaulted values put back. Lives only for the duration of one IdP call.
+//! with vaulted values put back — only while they are tied to the record's identity
+//! provider (SPEC §10), and then only sent there ([`IdpSettings::sender`]). Lives only
+//! for the duration of one IdP call.
 
 use entity::connector_details::Model as Record;
 use oauth2::url::Url;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::details;
+use super::http::{GuardedSender, IdpClient};
+use crate::details::binding::SecretBinding;
 use crate::details::sealed::{open_client_secret, open_details};
+use crate::details::{self, DetailSecrets, is_secret_name};
 use crate::error::{ApiError, ApiResult};
 use crate::vault::Vault;
 
@@ -26,12 +30,30 @@ pub struct IdpSettings {
     /// `refreshAuthScheme: basic_auth`; otherwise credentials go in the request body.
     pub basic_auth: bool,
     details: Value,
+    /// Where the vaulted values above may be sent; none when none were opened.
+    secrets_tied_to: Option<SecretBinding>,
 }
 
 impl IdpSettings {
-    /// Reads the settings of `record`, opening what the vault holds for it.
+    /// Reads the settings of `record`, opening what the vault holds for it if it is
+    /// tied to the identity provider the details name now (else the record's vaulted
+    /// values are not used at all: a grant that needs a secret answers
+    /// `CLIENT_SECRET_REQUIRED`).
     pub fn load(vault: &Vault, record: &Record) -> ApiResult<Self> {
-        let secrets = open_details(vault, record)?;
+        let binding = SecretBinding::of_record(record);
+        let tied = binding.holds(record.secret_binding.as_deref());
+        if !tied
+            && (record.sealed_client_secret.is_some() || record.sealed_details_secrets.is_some())
+        {
+            tracing::warn!(
+                connector = %record.id,
+                "the record's vaulted secrets are not tied to its identity provider; not used"
+            );
+        }
+        let secrets = match tied {
+            true => open_details(vault, record)?,
+            false => DetailSecrets::new(),
+        };
         let details = details::unmask(&record.oauth_connector_details, &secrets)?;
         let text = |key: &str| {
             details
@@ -45,7 +67,11 @@ impl IdpSettings {
             .filter(|s| !s.is_empty())
             .or_else(|| text("clientId"))
             .unwrap_or_default();
-        let client_secret = match open_client_secret(vault, record)? {
+        let vaulted_secret = match tied {
+            true => open_client_secret(vault, record)?,
+            false => None,
+        };
+        let client_secret = match vaulted_secret {
             Some(secret) => Some(secret),
             // A secret saved inside the details (vaulted there) serves as well.
             None => text("client_secret")
@@ -65,7 +91,31 @@ impl IdpSettings {
             token_params: string_map(details.get("accessTokenParams")),
             basic_auth: text("refreshAuthScheme").as_deref() == Some("basic_auth"),
             details,
+            secrets_tied_to: tied.then_some(binding),
         })
+    }
+
+    /// The transport for requests built from these settings: it refuses any request to
+    /// an origin the record's vaulted values are not tied to (SPEC §10), whatever
+    /// built the request.
+    pub fn sender(&self, idp: &IdpClient) -> GuardedSender {
+        GuardedSender::new(idp.clone(), self.secrets_tied_to.clone())
+    }
+
+    /// `INVALID_OAUTH_CONNECTOR_DETAILS` when `authParams` holds a secret-named key: its
+    /// vaulted value would go into an authorization URL (SPEC §10).
+    pub fn refuse_secret_auth_params(&self) -> ApiResult<()> {
+        match self
+            .auth_params
+            .iter()
+            .find(|(name, _)| is_secret_name(name))
+        {
+            Some((name, _)) => Err(ApiError::InvalidConnectorDetails(format!(
+                "authParams must not hold the secret-named key {:?}: it would be sent in the authorization URL",
+                name.chars().take(64).collect::<String>()
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// A top-level string of the details, e.g. `username`.

@@ -1,7 +1,8 @@
 //! Database work for held tokens (SPEC §5, §6): storing an issued token sealed under the
-//! record's key, reading the token that is still valid for the record's settings, and
-//! dropping tokens. A token issued under other settings (its fingerprint differs from
-//! the record's) is treated as absent and removed when seen.
+//! record's key and reading the token that is still valid for the record's settings.
+//! A save that changes the settings deletes the token itself (`details::fingerprint`);
+//! a reader never deletes one, since its copy of the record may be older than the
+//! token it would delete (SPEC §10).
 
 use chrono::{DateTime, Utc};
 use entity::connector_details::{self, Model as Record};
@@ -20,15 +21,17 @@ use super::types::GrantType;
 use crate::code::Code;
 use crate::connection_events::emit;
 use crate::details::{fingerprint, sealed};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::held_token::row;
 use crate::lifecycle::{self, ConnectionStatus};
 use crate::record_key::RecordKey;
 use crate::vault::{Slot, Vault};
 
-/// Stores a newly generated token for `record` and sets `isTokenGenerated` (SPEC §6),
-/// unless the record's token settings changed since `record` was read; the
-/// `connection.token_generated` event goes in the same transaction (SPEC §12).
+/// Stores a newly generated token for `record` and sets `isTokenGenerated` (SPEC §6);
+/// the `connection.token_generated` event goes in the same transaction (SPEC §12).
+/// If the record's token settings changed since `record` was read, nothing is stored
+/// (the token was asked for with settings the record no longer has), no event is
+/// written, and the answer is `INVALID_OAUTH_CONNECTOR_DETAILS`.
 pub async fn store_generated(
     db: &DatabaseConnection,
     events: &Events,
@@ -67,6 +70,24 @@ pub async fn store_generated(
         last_idp_error: Set(None),
     };
     let txn = db.begin().await?;
+    // The record first: this locks it (PostgreSQL), so a save changing its settings
+    // waits for this transaction and its trigger then deletes the token stored here.
+    let marked = connector_details::Entity::update_many()
+        .col_expr(
+            connector_details::Column::IsTokenGenerated,
+            Expr::value(true),
+        )
+        .col_expr(connector_details::Column::UpdatedAt, Expr::value(now))
+        .filter(connector_details::Column::Id.eq(record.id))
+        .filter(fingerprint::unchanged(record))
+        .exec(&txn)
+        .await?;
+    if marked.rows_affected != 1 {
+        return Err(ApiError::InvalidConnectorDetails(
+            "the connector's token settings changed while the token was requested; generate it again"
+                .into(),
+        ));
+    }
     // A new token replaces the old one wholesale, including any lease: a refresh in
     // flight elsewhere then finds its lease gone and discards its result.
     Entity::insert(row)
@@ -94,29 +115,17 @@ pub async fn store_generated(
         )
         .exec_without_returning(&txn)
         .await?;
-    let marked = connector_details::Entity::update_many()
-        .col_expr(
-            connector_details::Column::IsTokenGenerated,
-            Expr::value(true),
-        )
-        .col_expr(connector_details::Column::UpdatedAt, Expr::value(now))
-        .filter(connector_details::Column::Id.eq(record.id))
-        .filter(fingerprint::unchanged(record))
-        .exec(&txn)
-        .await?;
-    // A token stored under settings that changed meanwhile is no token: no event.
-    let emitted = if marked.rows_affected > 0 {
-        lifecycle::enter(&txn, record.id, ConnectionStatus::Active).await?;
-        let kind = EventType::TokenGenerated;
-        let active = ConnectionStatus::Active.into();
-        Some(emit::emit(events, &txn, kind, record, active).await?)
-    } else {
-        None
-    };
+    lifecycle::enter(&txn, record.id, ConnectionStatus::Active).await?;
+    let emitted = emit::emit(
+        events,
+        &txn,
+        EventType::TokenGenerated,
+        record,
+        ConnectionStatus::Active.into(),
+    )
+    .await?;
     txn.commit().await?;
-    if let Some(emitted) = emitted {
-        events.committed(emitted);
-    }
+    events.committed(emitted);
     Ok(())
 }
 
@@ -161,21 +170,13 @@ pub fn expires_at(issued: &IssuedToken, now: DateTime<Utc>) -> Option<DateTime<U
         .and_then(|d| now.checked_add_signed(d))
 }
 
-/// The token held for `record` if it is still valid for the record's settings.
+/// The token held for `record` if it is still valid for the record's settings. A token
+/// of other settings is absent to this reader and left alone: the save that changed
+/// the settings deleted its own, so such a row is newer than `record`.
 pub async fn valid_token(db: &impl ConnectionTrait, record: &Record) -> ApiResult<Option<Model>> {
-    let Some(token) = row(db, record.id).await? else {
-        return Ok(None);
-    };
-    if fingerprint::matches(&token.fingerprint, &record.token_settings_fingerprint) {
-        return Ok(Some(token));
-    }
-    // The settings changed since the token was issued (SPEC §6): it is gone.
-    Entity::delete_many()
-        .filter(Column::ConnectorId.eq(record.id))
-        .filter(Column::Fingerprint.eq(token.fingerprint.as_str()))
-        .exec(db)
-        .await?;
-    Ok(None)
+    Ok(row(db, record.id).await?.filter(|token| {
+        fingerprint::matches(&token.fingerprint, &record.token_settings_fingerprint)
+    }))
 }
 
 /// The access token of `token`, opened for the runtime.
