@@ -17,6 +17,11 @@ RUN apt-get update \
 COPY --from=build /src/target/release/spaces-oauth /usr/local/bin/spaces-oauth
 USER spaces-oauth
 WORKDIR /var/lib/spaces-oauth
+# All interfaces, so the published port reaches the server. Without configured keys
+# (dev mode) the server then refuses to start: give it VAULT_KEYS and a JWT key source
+# (see docker-compose.yml), or, for a throwaway local try only, DEV_MODE_ALLOW_REMOTE=true
+# and `docker run -p 127.0.0.1:8080:8080` (GraphiQL still never pre-fills the dev token
+# for a client that is not on loopback, which a client through Docker's port is not).
 ENV BIND_ADDR=0.0.0.0:8080 LOG_FORMAT=json DATA_DIR=/var/lib/spaces-oauth/data
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/readyz || exit 1

@@ -20,7 +20,53 @@ backend_tests!(
     rs256_and_es256_tokens_signed_by_configured_keys_are_accepted,
     wrong_or_missing_issuer_and_audience_are_refused_when_configured,
     a_jwks_url_supplies_keys_and_an_unknown_kid_refetches_the_set,
+    an_endless_jwks_answer_is_cut_off_at_its_size_cap,
 );
+
+/// A JWKS endpoint that answers 200 and then sends JSON whitespace without end.
+async fn endless_jwks() -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
+                while stream.write_all(chunk.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    (url, task)
+}
+
+async fn an_endless_jwks_answer_is_cut_off_at_its_size_cap(backend: Backend) {
+    let (url, server) = endless_jwks().await;
+    let Some(app) = TestApp::spawn_with(backend, |config| {
+        config.jwt_hs256_secret = None;
+        config.jwt_jwks_url = Some(url);
+    })
+    .await
+    else {
+        return;
+    };
+    let token = TokenBuilder::new("acct-1", "").rs256().kid("k1").sign();
+    let started = std::time::Instant::now();
+    let (status, _, body) = save_with(&app, Some(&format!("Bearer {token}"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // Reading it whole would last until the JWKS fetch time limit (5 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    server.abort();
+}
 
 /// Sends the sample save with `authorization` as the header (none when `None`).
 async fn save_with(app: &TestApp, authorization: Option<&str>) -> (StatusCode, HeaderMap, Value) {

@@ -18,7 +18,127 @@ backend_tests!(
     variables_declared_with_the_documented_type_names_work,
     saves_sent_at_once_each_land_on_their_own_record,
     saves_sent_at_once_to_two_writers_each_land_on_their_own_record,
+    six_255_character_non_ascii_key_parts_save_and_read_back,
+    the_list_pages_with_first_and_after_oldest_first,
+    a_save_beyond_the_tenant_quota_is_refused_but_updates_pass,
 );
+
+const PAGE: &str = "query Page($id: String!, $first: Int, $after: String) { iPackInstanceOauthConnectorDetailsList(integrationPackInstanceId: $id, first: $first, after: $after) { id connectionId } }";
+
+async fn the_list_pages_with_first_and_after_oldest_first(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    let mut saved = Vec::new();
+    for connection in ["a", "b", "c", "d", "e"] {
+        saved.push(
+            alice
+                .save(save_input(SAMPLE_SPACE).with("connectionId", connection))
+                .await["id"]
+                .clone(),
+        );
+    }
+    let id = save_input(SAMPLE_SPACE)["integrationPackInstanceId"].clone();
+    let page = |first: Value, after: Value| {
+        alice.graphql(PAGE, json!({ "id": id, "first": first, "after": after }))
+    };
+    let ids = |body: &Value| -> Vec<Value> {
+        body["data"]["iPackInstanceOauthConnectorDetailsList"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|r| r["id"].clone())
+            .collect()
+    };
+    let (_, _, body) = page(json!(2), Value::Null).await;
+    assert_eq!(ids(&body), saved[..2], "{body}");
+    let (_, _, body) = page(json!(2), saved[1].clone()).await;
+    assert_eq!(ids(&body), saved[2..4], "{body}");
+    let (_, _, body) = page(json!(2), saved[3].clone()).await;
+    assert_eq!(ids(&body), saved[4..], "{body}");
+    let (_, _, body) = page(Value::Null, Value::Null).await;
+    assert_eq!(ids(&body), saved, "the default page holds 100: {body}");
+    for bad in [json!(0), json!(501), json!(-1)] {
+        let (_, _, body) = page(bad.clone(), Value::Null).await;
+        assert_eq!(
+            error_code(&body).as_deref(),
+            Some("INVALID_INPUT"),
+            "{bad}: {body}"
+        );
+        assert_eq!(body["errors"][0]["extensions"]["field"], "first", "{body}");
+    }
+    let (_, _, body) = page(json!(500), json!("not-an-id")).await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "after", "{body}");
+}
+
+async fn a_save_beyond_the_tenant_quota_is_refused_but_updates_pass(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.limits.max_records_per_tenant = 2).await
+    else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    for connection in ["1", "2"] {
+        alice
+            .save(save_input(SAMPLE_SPACE).with("connectionId", connection))
+            .await;
+    }
+    let third = save_input(SAMPLE_SPACE).with("connectionId", "3");
+    let (status, _, body) = alice.graphql(SAVE, json!({ "input": third })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        error_code(&body).as_deref(),
+        Some("QUOTA_EXCEEDED"),
+        "{body}"
+    );
+    assert_eq!(app.records().await.len(), 2, "nothing was written");
+    // Updating an existing record is not a new one.
+    alice
+        .save(
+            save_input(SAMPLE_SPACE)
+                .with("connectionId", "2")
+                .with("clientId", "B"),
+        )
+        .await;
+    // Another tenant has its own quota.
+    app.tenant("acct-2", SAMPLE_SPACE)
+        .save(save_input(SAMPLE_SPACE))
+        .await;
+}
+
+/// The longest key the SPEC allows, in three-byte characters (~4.6 KiB of key): more
+/// than a PostgreSQL index row may hold, so uniqueness rests on the key's hash.
+async fn six_255_character_non_ascii_key_parts_save_and_read_back(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // Varied characters: PostgreSQL compresses a repetitive index entry below its limit.
+    let long = |c: char| -> String {
+        let seed = u32::from(c);
+        (0..255u32)
+            .map(|i| char::from_u32(0x4E00 + (seed + i * 7919) % 20_000).unwrap())
+            .collect()
+    };
+    let space = "s".repeat(128);
+    let alice = app.tenant(&long('帳'), &space);
+    let input = save_input(&space)
+        .with("integrationPackInstanceId", long('実').as_str())
+        .with("processId", long('処').as_str())
+        .with("envId", long('環').as_str())
+        .with("connectionId", long('接').as_str());
+    let first = alice.save(input.clone()).await;
+    let second = alice.save(input.clone().with("clientId", "B")).await;
+    assert_eq!(first["id"], second["id"], "the same key is the same record");
+    let key = key_input(&space)
+        .with("integrationPackInstanceId", long('実').as_str())
+        .with("processId", long('処').as_str())
+        .with("envId", long('環').as_str())
+        .with("connectionId", long('接').as_str());
+    assert_eq!(alice.find(key.clone()).await["id"], first["id"]);
+    let other = key.with("connectionId", format!("{}x", &long('接')[3..]).as_str());
+    assert!(alice.find(other).await.is_null(), "a different key");
+    assert_eq!(app.records().await.len(), 1);
+}
 
 fn time(record: &Value, field: &str) -> DateTime<Utc> {
     record[field]

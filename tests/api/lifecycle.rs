@@ -265,3 +265,79 @@ async fn dev_mode_from_an_empty_directory_creates_private_files_and_its_token_wo
     );
     assert_eq!(process.stop().await.code(), Some(0));
 }
+
+/// Dev mode hands out working tokens: it refuses a non-loopback `BIND_ADDR` unless
+/// `DEV_MODE_ALLOW_REMOTE` is set (the check runs before anything is bound).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_refuses_to_listen_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let bind = format!("0.0.0.0:{}", binary::free_port());
+    let output = binary::run_in(dir.path(), &["serve"], &[("BIND_ADDR", &bind)]).await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("BIND_ADDR") && stderr.contains("DEV_MODE_ALLOW_REMOTE"),
+        "{stderr}"
+    );
+}
+
+/// GraphiQL pre-fills the dev token for a browser on this machine, not for a request
+/// that came through a proxy (which would make any client look local).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_prefills_the_dev_token_for_a_direct_local_client_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = ServerProcess::start_in(dir.path(), &[])
+        .await
+        .unwrap_or_else(|error| panic!("spaces-oauth did not start in dev mode: {error}"));
+    let page = |proxied: bool| {
+        let mut request = reqwest::Client::new()
+            .get(process.url("/graphql"))
+            .header("Accept", "text/html");
+        if proxied {
+            request = request.header("X-Forwarded-For", "203.0.113.9");
+        }
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let local = page(false).await;
+    assert!(
+        local.contains("Bearer ey"),
+        "no dev token for a local client"
+    );
+    let proxied = page(true).await;
+    assert!(
+        !proxied.contains("Bearer ey"),
+        "a dev token through a proxy"
+    );
+    assert!(proxied.contains("Bearer \\u003ctoken>"), "{proxied}");
+    assert_eq!(process.stop().await.code(), Some(0));
+}
+
+/// Every numeric setting has a range (README); a value outside it stops the start,
+/// and the message names the setting, before anything is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_out_of_its_range_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_replica = "r".repeat(68);
+    let cases = [
+        ("IDP_TIMEOUT_SECONDS", "18446744073709551615"),
+        ("IDP_TIMEOUT_SECONDS", "0"),
+        ("REPLICA_ID", long_replica.as_str()),
+        ("REPLICA_ID", "a b"),
+        ("MAX_HEADER_BYTES", "100"),
+        ("MAX_ROOT_FIELDS", "0"),
+        ("RATE_LIMIT_RPS", "-1"),
+        ("REFRESH_INTERVAL_SECONDS", "NaN"),
+        ("DB_MAX_CONNECTIONS", "0"),
+        ("REQUEST_TIMEOUT_SECONDS", "999999"),
+    ];
+    for (name, value) in cases {
+        let output = binary::run_in(dir.path(), &["serve"], &[(name, value)]).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name}={value} started");
+        assert!(stderr.contains(name), "{name}={value}: {stderr}");
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is created before the settings are checked"
+    );
+}

@@ -1,15 +1,14 @@
 // GraphiQL in a real browser (SPEC §1): headless Debian Chromium driven by
 // playwright-core opens GRAPHQL_URL, checks that the header editor holds the
 // SPACE_GUID/Authorization template (pre-filled in dev mode), runs the save mutation
-// with that dev token and waits for its result. The page's unpkg.com assets are served
-// from the npm packages installed here (no internet). Exits 1 on any failure.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// with that dev token and waits for its result. Every request whose origin is not the
+// server's is blocked and fails the test: the page must work with what the binary
+// embeds, as on a machine without internet. Exits 1 on any failure.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const url = process.env.GRAPHQL_URL;
 const space = process.env.SPACE_GUID;
 const screenshot = process.env.SCREENSHOT;
@@ -28,29 +27,6 @@ const saveMutation = `mutation {
   }) { id catalogGuid clientId }
 }`;
 
-const types = { '.js': 'application/javascript', '.css': 'text/css' };
-
-/** https://unpkg.com/<package>@<version>/<path> from tests/js/node_modules. */
-async function serveFromNodeModules(route) {
-  const match = /^https:\/\/unpkg\.com\/((?:@[^/]+\/)?[^/@]+)@[^/]+\/(.+)$/.exec(route.request().url());
-  if (!match) return route.abort();
-  const [, name, path] = match;
-  try {
-    const body = readFileSync(join(here, 'node_modules', name, path));
-    const type = types[path.slice(path.lastIndexOf('.'))] || 'application/octet-stream';
-    // The page loads them with `crossorigin`: the answer must allow that.
-    return route.fulfill({
-      status: 200,
-      contentType: type,
-      headers: { 'Access-Control-Allow-Origin': '*' },
-      body,
-    });
-  } catch {
-    console.error(`not installed: ${route.request().url()}`);
-    return route.abort();
-  }
-}
-
 const userDataDir = mkdtempSync(join(tmpdir(), 'spaces-oauth-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath,
@@ -62,13 +38,29 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 });
 let failed = false;
 try {
-  // The last route registered wins: everything off this machine is refused, except
-  // unpkg.com, which is answered from node_modules.
-  await context.route(/^https?:\/\/(?!127\.0\.0\.1|localhost)/, (route) => route.abort());
-  await context.route('https://unpkg.com/**', serveFromNodeModules);
+  // Only the server's own origin is reachable; anything else is refused and recorded.
+  const origin = new URL(url).origin;
+  const leaked = [];
+  await context.route('**/*', (route) => {
+    const target = route.request().url();
+    if (new URL(target).origin === origin) return route.continue();
+    leaked.push(target);
+    return route.abort('blockedbyclient');
+  });
+  // WebSockets bypass context.route: refuse those that leave the server too.
+  await context.routeWebSocket(/.*/, (ws) => {
+    if (new URL(ws.url()).host === new URL(url).host) return ws.connectToServer();
+    leaked.push(ws.url());
+    return ws.close();
+  });
   const page = context.pages()[0] || (await context.newPage());
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  page.on('console', (m) => console.error(`console: ${m.text()}`));
+  // A CSP refusal means a part of the page does not work as served: a failure too.
+  const refusedByCsp = [];
+  page.on('console', (m) => {
+    console.error(`console: ${m.text()}`);
+    if (/Content Security Policy/i.test(m.text())) refusedByCsp.push(m.text());
+  });
   page.on('requestfailed', (r) => console.error(`request failed: ${r.url()} ${r.failure()?.errorText}`));
   await page.goto(url);
 
@@ -97,6 +89,9 @@ try {
     throw new Error(`unexpected result: ${text}`);
   }
   console.log(`ok    the save mutation ran from GraphiQL: ${data.id}`);
+  if (refusedByCsp.length) throw new Error(`the CSP refused: ${refusedByCsp.join('; ')}`);
+  if (leaked.length) throw new Error(`requests left the server: ${leaked.join(', ')}`);
+  console.log('ok    no request left the server');
   if (screenshot) await page.screenshot({ path: screenshot });
 } catch (error) {
   failed = true;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tests/api/hardening/node.rs needs, idempotently: Debian's Chromium (for
 # the GraphiQL browser test) and the npm packages of tests/js (graphql-http for the
-# GraphQL-over-HTTP audit, playwright-core, and the GraphiQL/React builds the page
-# loads). Called by .ci/run; safe to run again.
+# GraphQL-over-HTTP audit and playwright-core; graphiql/react are no longer loaded by the page,
+# which the binary embeds). Called by .ci/run; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -16,6 +16,9 @@ pub struct Model {
     pub process_id: String,
     pub env_id: String,
     pub connection_id: String,
+    /// SHA-256 of the six key parts (`record_key::key_hash`); unique, the upsert's
+    /// conflict target (an index on the parts themselves can exceed PostgreSQL's limit).
+    pub key_hash: String,
     pub client_id: String,
     pub client_secret: String,
     /// The real client secret, sealed by the vault (`keyid:base64`), or none.

@@ -20,6 +20,8 @@ pub enum Code {
     ReauthorizationRequired,
     RateLimited,
     DatabaseUnavailable,
+    /// A tenant's record quota is reached (SPEC §13).
+    QuotaExceeded,
     GenericSystemError,
     PersistedQueryNotFound,
     PersistedQueryNotSupported,
@@ -27,7 +29,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in SPEC §7 order.
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 19] = [
         Self::Unauthorized,
         Self::TokenExpired,
         Self::MissingSpaceId,
@@ -43,6 +45,7 @@ impl Code {
         Self::ReauthorizationRequired,
         Self::RateLimited,
         Self::DatabaseUnavailable,
+        Self::QuotaExceeded,
         Self::GenericSystemError,
         Self::PersistedQueryNotFound,
         Self::PersistedQueryNotSupported,
@@ -66,6 +69,7 @@ impl Code {
             Self::ReauthorizationRequired => "REAUTHORIZATION_REQUIRED",
             Self::RateLimited => "RATE_LIMITED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::GenericSystemError => "GENERIC_SYSTEM_ERROR",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",

@@ -44,6 +44,8 @@ pub enum ApiError {
         idp_error: Option<String>,
         message: String,
     },
+    #[error("this tenant already holds {0} records, the most allowed; delete some first")]
+    QuotaExceeded(u64),
     #[error("the database is unavailable; try again shortly")]
     DatabaseUnavailable(#[source] sea_orm::DbErr),
     #[error("internal error")]
@@ -64,6 +66,7 @@ impl ApiError {
             Self::ClientSecretRequired => Code::ClientSecretRequired,
             Self::IdpTokenRequestFailed { .. } | Self::Idp(_) => Code::IdpTokenRequestFailed,
             Self::ReauthorizationRequired { .. } => Code::ReauthorizationRequired,
+            Self::QuotaExceeded(_) => Code::QuotaExceeded,
             Self::DatabaseUnavailable(_) => Code::DatabaseUnavailable,
             Self::Internal(_) => Code::GenericSystemError,
         }

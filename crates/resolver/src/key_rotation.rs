@@ -5,7 +5,7 @@
 
 use entity::connector_details::{self as records, Model as Record};
 use entity::{oauth_state, oauth_token};
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use secrecy::ExposeSecret;
 
@@ -55,7 +55,7 @@ async fn unknown_in<E: EntityTrait>(
     loop {
         let mut condition = Condition::all().add(column.is_not_null());
         for id in known.iter() {
-            condition = condition.add(column.not_like(format!("{id}:%")));
+            condition = condition.add(not_under_key(column, id));
         }
         let found: Option<Option<String>> = E::find()
             .select_only()
@@ -81,7 +81,7 @@ pub async fn rotate(
     vault: &Vault,
     batch_size: u64,
 ) -> ApiResult<RotationReport> {
-    let active = format!("{}:%", vault.active_key_id());
+    let active = vault.active_key_id().to_owned();
     let mut report = RotationReport::default();
 
     let stale_records = Condition::any()
@@ -266,12 +266,11 @@ async fn record_of(db: &impl ConnectionTrait, id: uuid::Uuid) -> ApiResult<Optio
     Ok(records::Entity::find_by_id(id).one(db).await?)
 }
 
-/// A sealed `column` that holds a value not under the active key (`active` is its
-/// `LIKE` pattern).
+/// A sealed `column` that holds a value not under the active key id `active`.
 fn stale(column: impl ColumnTrait, active: &str) -> Condition {
     Condition::all()
         .add(column.is_not_null())
-        .add(column.not_like(active))
+        .add(not_under_key(column, active))
 }
 
 /// The column still holds `value` (or is still null).
@@ -280,4 +279,17 @@ fn unchanged(column: impl ColumnTrait, value: &Option<String>) -> SimpleExpr {
         Some(v) => column.eq(v.as_str()),
         None => column.is_null(),
     }
+}
+
+/// `column` does not hold a ciphertext of `key_id` (`<key_id>:…`). Compared exactly:
+/// SQLite's `LIKE` ignores case, so key ids `K1` and `k1` would be confused.
+fn not_under_key(column: impl ColumnTrait, key_id: &str) -> SimpleExpr {
+    let prefix = format!("{key_id}:");
+    // `integer` on PostgreSQL, whose substr has no bigint form.
+    let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+    let head = Func::cust(Alias::new("substr"))
+        .arg(column.into_expr())
+        .arg(1i32)
+        .arg(length);
+    ExprTrait::ne(Expr::expr(head), prefix)
 }

@@ -42,6 +42,8 @@ pub struct Services {
     pub saves: connector_details::save_queue::SaveQueue,
     /// The IdP client and settings of token generation and refresh (SPEC §6).
     pub tokens: tokens::TokenServices,
+    /// The most records one tenant may hold (SPEC §13 `MAX_RECORDS_PER_TENANT`).
+    pub max_records_per_tenant: u64,
     /// The events outbox and the live bus (SPEC §12).
     pub events: events::Events,
 }
@@ -57,6 +59,8 @@ pub struct ServiceSettings {
     pub callbacks: tokens::CallbackUrls,
     /// This replica's name in lease owners.
     pub replica: String,
+    /// The most records one tenant may hold (SPEC §13 `MAX_RECORDS_PER_TENANT`).
+    pub max_records_per_tenant: u64,
     /// The events outbox and the live bus (SPEC §12).
     pub events: events::Events,
 }
@@ -82,6 +86,7 @@ impl Services {
             events: settings.events,
             db,
             vault,
+            max_records_per_tenant: settings.max_records_per_tenant,
         })
     }
 

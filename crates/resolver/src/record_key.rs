@@ -84,14 +84,30 @@ impl RecordKey {
             process_id: Set(self.process_id.clone()),
             env_id: Set(self.env_id.clone()),
             connection_id: Set(self.connection_id.clone()),
+            key_hash: Set(self.key_hash()),
             ..Default::default()
         }
+    }
+
+    /// SHA-256 over each key part's byte length (8 bytes, big-endian) and bytes, in hex:
+    /// the unique column of the record key. Migration m20261202_000020 holds a frozen
+    /// copy for existing rows; change neither without the other.
+    pub(crate) fn key_hash(&self) -> String {
+        use sha2::{Digest as _, Sha256};
+        let mut hasher = Sha256::new();
+        for part in self.parts() {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hex::encode(hasher.finalize())
     }
 
     /// The WHERE condition matching exactly the record at this key: every statement on
     /// one record filters with it, so none can forget the tenant.
     pub(crate) fn condition(&self) -> sea_orm::Condition {
+        // The hash finds the row through its unique index; the parts rule out a collision.
         sea_orm::Condition::all()
+            .add(Column::KeyHash.eq(self.key_hash()))
             .add(Column::SpaceGuid.eq(self.space_guid.as_str()))
             .add(Column::AccountId.eq(self.account_id.as_str()))
             .add(Column::IntegrationPackInstanceId.eq(self.integration_pack_instance_id.as_str()))

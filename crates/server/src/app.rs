@@ -1,26 +1,25 @@
 //! Start-up: keys, database, migrations, the vault check, the schema and the router;
 //! then serving until SIGTERM/SIGINT, draining in-flight requests.
 
-use std::future::{Future, IntoFuture as _};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::serve::ListenerExt as _;
 use migration::{Migrator, MigratorTrait};
 use resolver::tokens::policy::IdpPolicy;
 use resolver::tokens::refresher::{self, RefresherSettings};
 use resolver::{QueryLimits, ServiceSettings, Services, Vault};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::auth::JwtVerifier;
 use crate::config::Config;
 use crate::devmode::{self, DevTokens};
 use crate::http::graphql::{ParsedQueries, PersistedQueries};
 use crate::http::rate_limit::RateLimiter;
+use crate::listen::{self, ConnectionLimits};
 use crate::state::{AppState, SharedState};
 use crate::{db, http};
 
@@ -34,6 +33,8 @@ pub struct App {
     pub refresher: RefresherSettings,
     /// How long in-flight requests may run on after the shutdown signal.
     pub shutdown_grace: Duration,
+    /// Header read time and size limits of connections.
+    pub connections: ConnectionLimits,
     /// How webhooks are delivered (SPEC §12).
     pub webhooks: events::delivery::DeliverySettings,
 }
@@ -89,6 +90,9 @@ pub async fn bind_legacy_secrets(db: &sea_orm::DatabaseConnection) -> anyhow::Re
 pub async fn build(config: &Config) -> anyhow::Result<App> {
     let webhooks = crate::webhooks::settings(config)?;
     let keys = devmode::resolve_keys(config)?;
+    if keys.dev_jwt {
+        devmode::check_bind_addr(config)?;
+    }
     let vault = Vault::from_keys(keys.vault_keys.expose_secret())?;
     let url = devmode::database_url(config)?;
     // Migrate over a connection of its own, closed before serving: an SQLite connection
@@ -127,9 +131,11 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             allowed_hosts: config.idp_allowed_hosts.clone(),
             timeout: std::time::Duration::from_secs(config.limits.idp_timeout_seconds.max(1)),
             max_response_bytes: config.idp_max_response_bytes,
+            proxy: config.idp_proxy_url.clone(),
         },
         callbacks: http::callback::urls(config.public_base_url()),
         replica: replica_id(config),
+        max_records_per_tenant: config.limits.max_records_per_tenant,
         events: events::Events::new(
             webhooks.urls.clone(),
             db.get_database_backend(),
@@ -149,6 +155,11 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         config.rate_limit_burst,
     ));
     RateLimiter::spawn_housekeeping(&rate_limiter);
+    let callback_limiter = Arc::new(RateLimiter::new(
+        config.callback_rate_limit_rps,
+        config.callback_rate_limit_burst,
+    ));
+    RateLimiter::spawn_housekeeping(&callback_limiter);
     let state = AppState::new(SharedState {
         schema,
         verifier,
@@ -157,8 +168,17 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         limits: config.limits.clone(),
         dev_tokens,
         rate_limiter,
-        persisted_queries: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
+        callback_limiter,
+        persisted_queries: Arc::new(PersistedQueries::new(
+            config.limits.apq_cache_size,
+            config.limits.apq_cache_bytes,
+        )),
         parsed_queries: Arc::new(ParsedQueries::new(config.limits.parsed_query_cache_size)),
+        space_ui_origins: http::callback::space_ui_origins(
+            &config.space_ui_origins,
+            &config.cors_allowed_origins,
+        )?
+        .into(),
         cors_allowed_origins: config.cors_allowed_origins.clone().into(),
         sockets: events::quota::PerAccount::new(config.ws_max_sockets_per_account),
     });
@@ -173,6 +193,10 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             concurrency: config.refresh_concurrency.max(1),
         },
         shutdown_grace: config.shutdown_grace(),
+        connections: ConnectionLimits {
+            header_read_timeout: Duration::from_secs(config.limits.header_read_timeout_seconds),
+            max_header_bytes: config.limits.max_header_bytes,
+        },
         webhooks,
     })
 }
@@ -207,50 +231,25 @@ pub async fn serve(
     };
     let refresher = app.spawn_refresher(stopped_signal());
     let event_tasks = app.spawn_event_tasks(futures_util::FutureExt::shared(stopped_signal()));
-    let signalled = Arc::new(Notify::new());
-    let notify = signalled.clone();
-    // Responses go out as soon as they are written, not held back by Nagle's algorithm
-    // waiting for an ACK of the previous segment.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
-        }
-    });
-    let server = axum::serve(listener, app.router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop.send(true);
-            notify.notify_one();
-        })
-        .into_future();
+    let drained = listen::serve_until(app.router, listener, &app.connections, shutdown).await;
+    let _ = stop.send(true);
     let grace = app.shutdown_grace;
-    let app_webhook_timeout = app.webhooks.timeout;
-    let deadline = async move {
-        signalled.notified().await;
-        tokio::time::sleep(grace).await;
-    };
-    let result = tokio::select! {
-        served = server => served.map_err(anyhow::Error::from),
-        () = deadline => {
-            tracing::warn!(
-                grace_seconds = grace.as_secs(),
-                "in-flight requests still running after the shutdown grace period; abandoning them"
-            );
-            Ok(())
-        }
-    };
-    // Also stops the refresher when serving failed rather than shut down.
+    if tokio::time::timeout(grace, drained.wait()).await.is_err() {
+        tracing::warn!(
+            grace_seconds = grace.as_secs(),
+            "in-flight requests still running after the shutdown grace period; abandoning them"
+        );
+    }
     refresher.abort();
     // The webhook worker finishes the attempts in flight (bounded by their time limit)
     // and records their outcome, so a restart does not wait out their claims.
-    let settle = app_webhook_timeout + Duration::from_secs(1);
+    let settle = app.webhooks.timeout + Duration::from_secs(1);
     for task in event_tasks {
         let abort = task.abort_handle();
         if tokio::time::timeout(settle, task).await.is_err() {
             abort.abort();
         }
     }
-    result?;
     Ok(())
 }
 

@@ -45,15 +45,15 @@ struct TokenArgs {
     /// Space-separated scopes, e.g. `oauth.token.read`.
     #[arg(long)]
     scope: Option<String>,
-    /// Lifetime in seconds.
-    #[arg(long, default_value_t = 3600)]
+    /// Lifetime in seconds (1–31536000).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     ttl_seconds: u64,
 }
 
 #[derive(Args, Debug)]
 struct RotateArgs {
-    /// Records re-encrypted per batch.
-    #[arg(long, default_value_t = 100)]
+    /// Records re-encrypted per batch (1–10000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     batch_size: u64,
 }
 

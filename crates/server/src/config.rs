@@ -19,6 +19,11 @@ pub struct Config {
     #[arg(long, env = "BIND_ADDR", default_value = DEFAULT_BIND_ADDR)]
     pub bind_addr: SocketAddr,
 
+    /// Let dev mode (generated keys) listen on a non-loopback BIND_ADDR. GraphiQL still
+    /// pre-fills its dev token for loopback clients only.
+    #[arg(long, env = "DEV_MODE_ALLOW_REMOTE", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
+    pub dev_mode_allow_remote: bool,
+
     /// `sqlite://…` or `postgres://…`; default an SQLite file under DATA_DIR.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
@@ -71,17 +76,31 @@ pub struct Config {
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
 
+    /// Origins of the Space UIs the OAuth callback page posts its result to,
+    /// comma-separated; default those of CORS_ALLOWED_ORIGINS (never `*`).
+    #[arg(long, env = "SPACE_UI_ORIGINS", value_delimiter = ',')]
+    pub space_ui_origins: Vec<String>,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
 
     /// Requests per second per account (token bucket); 0 disables the limit.
-    #[arg(long, env = "RATE_LIMIT_RPS", default_value_t = 50)]
+    #[arg(long, env = "RATE_LIMIT_RPS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub rate_limit_rps: u32,
 
     /// Burst size of the per-account token bucket.
-    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 100)]
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub rate_limit_burst: u32,
+
+    /// OAuth callbacks per second per client address (token bucket, checked before the
+    /// database is touched); 0 disables the limit.
+    #[arg(long, env = "CALLBACK_RATE_LIMIT_RPS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub callback_rate_limit_rps: u32,
+
+    /// Burst size of the per-address callback bucket.
+    #[arg(long, env = "CALLBACK_RATE_LIMIT_BURST", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub callback_rate_limit_burst: u32,
 
     /// IdP hosts allowed over plain http, comma-separated.
     #[arg(long, env = "IDP_ALLOW_HTTP", value_delimiter = ',')]
@@ -91,16 +110,21 @@ pub struct Config {
     #[arg(long, env = "IDP_ALLOWED_HOSTS", value_delimiter = ',')]
     pub idp_allowed_hosts: Vec<String>,
 
+    /// HTTP(S) proxy for IdP calls; every IdP host must then be in IDP_ALLOWED_HOSTS.
+    /// HTTP_PROXY/HTTPS_PROXY of the environment are never used.
+    #[arg(long, env = "IDP_PROXY_URL")]
+    pub idp_proxy_url: Option<String>,
+
     /// Largest IdP response read, in bytes.
-    #[arg(long, env = "IDP_MAX_RESPONSE_BYTES", default_value_t = 256 * 1024)]
+    #[arg(long, env = "IDP_MAX_RESPONSE_BYTES", default_value_t = 256 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1024..=16 * 1024 * 1024))]
     pub idp_max_response_bytes: usize,
 
     /// Seconds between background token-refresh sweeps (fractions allowed).
-    #[arg(long, env = "REFRESH_INTERVAL_SECONDS", default_value_t = 30.0)]
+    #[arg(long, env = "REFRESH_INTERVAL_SECONDS", default_value_t = 30.0, value_parser = parse_refresh_interval)]
     pub refresh_interval_seconds: f64,
 
     /// The background refresher renews tokens expiring within this many seconds.
-    #[arg(long, env = "REFRESH_AHEAD_SECONDS", default_value_t = 300)]
+    #[arg(long, env = "REFRESH_AHEAD_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub refresh_ahead_seconds: u64,
 
     /// Background refreshes in flight at once on this replica (SPEC §10); one tenant
@@ -109,7 +133,8 @@ pub struct Config {
     pub refresh_concurrency: usize,
 
     /// This replica's name in refresh leases (diagnostics); default host name and pid.
-    #[arg(long, env = "REPLICA_ID")]
+    /// 1–64 characters of `A-Z a-z 0-9 . _ -`.
+    #[arg(long, env = "REPLICA_ID", value_parser = parse_replica_id)]
     pub replica_id: Option<String>,
 
     /// Webhook URLs that receive connection events, comma-separated (SPEC §12).
@@ -141,23 +166,23 @@ pub struct Config {
     pub limits: Limits,
 
     /// Largest database connection pool.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
 
     /// Save statements in flight at once on PostgreSQL (SQLite: always one). Saves that
     /// arrive while all are busy are written together by the next free one, so fewer
     /// writers mean bigger batches and fewer commits; one was fastest at 16 and 64
     /// concurrent saves (BENCHMARKS.md, change 11).
-    #[arg(long, env = "DB_SAVE_WRITERS", default_value_t = 1)]
+    #[arg(long, env = "DB_SAVE_WRITERS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub db_save_writers: u32,
 
     /// How long a request waits for a database connection before answering
     /// `DATABASE_UNAVAILABLE`, in seconds.
-    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 3)]
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub db_acquire_timeout_seconds: u64,
 
     /// After SIGTERM/SIGINT, how long in-flight requests may still run, in seconds.
-    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace_seconds: u64,
 }
 
@@ -165,36 +190,58 @@ pub struct Config {
 #[derive(Args, Clone, Debug)]
 pub struct Limits {
     /// Largest request body, in bytes.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 256 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1024..=64 * 1024 * 1024))]
     pub max_body_bytes: usize,
 
     /// Deepest query accepted.
-    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 16)]
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub max_query_depth: usize,
 
     /// Most complex query accepted.
-    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 1000)]
+    #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub max_query_complexity: usize,
 
     /// Most operations in one batch.
-    #[arg(long, env = "MAX_BATCH_OPERATIONS", default_value_t = 10)]
+    #[arg(long, env = "MAX_BATCH_OPERATIONS", default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
     pub max_batch_operations: usize,
 
+    /// Most root fields (aliases count) in one operation; each costs one rate-limit token.
+    #[arg(long, env = "MAX_ROOT_FIELDS", default_value_t = 20, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=500))]
+    pub max_root_fields: usize,
+
+    /// Most connector records one tenant (Space and account) may hold; a save that
+    /// would create one more answers QUOTA_EXCEEDED.
+    #[arg(long, env = "MAX_RECORDS_PER_TENANT", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_records_per_tenant: u64,
+
     /// Longest a request may take, in seconds.
-    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 15)]
+    #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_seconds: u64,
 
+    /// Longest a client may take to send a request's headers, in seconds; then the
+    /// connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout_seconds: u64,
+
+    /// Largest request head (request line and headers), in bytes; larger answers 431.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 32 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(8192..=1024 * 1024))]
+    pub max_header_bytes: usize,
+
     /// Longest a call to an identity provider may take, in seconds.
-    #[arg(long, env = "IDP_TIMEOUT_SECONDS", default_value_t = 10)]
+    #[arg(long, env = "IDP_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub idp_timeout_seconds: u64,
 
     /// Queries kept by automatic persisted queries (Apollo APQ); 0 disables APQ.
-    #[arg(long, env = "APQ_CACHE_SIZE", default_value_t = 1000)]
+    #[arg(long, env = "APQ_CACHE_SIZE", default_value_t = 1000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
     pub apq_cache_size: usize,
+
+    /// Bytes of query text kept by automatic persisted queries, at most.
+    #[arg(long, env = "APQ_CACHE_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024 * 1024 * 1024))]
+    pub apq_cache_bytes: usize,
 
     /// Parsed GraphQL documents kept by query text (up to 4 KiB each), so a document
     /// sent again with other variables is not parsed again; 0 disables the cache.
-    #[arg(long, env = "PARSED_QUERY_CACHE_SIZE", default_value_t = 256)]
+    #[arg(long, env = "PARSED_QUERY_CACHE_SIZE", default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100_000))]
     pub parsed_query_cache_size: usize,
 }
 
@@ -212,6 +259,7 @@ impl Default for Config {
             bind_addr: DEFAULT_BIND_ADDR
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            dev_mode_allow_remote: false,
             database_url: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             jwt_hs256_secret: None,
@@ -225,11 +273,15 @@ impl Default for Config {
             vault_keys: None,
             public_base_url: None,
             cors_allowed_origins: Vec::new(),
+            space_ui_origins: Vec::new(),
             log_format: LogFormat::Pretty,
             rate_limit_rps: 50,
             rate_limit_burst: 100,
+            callback_rate_limit_rps: 2,
+            callback_rate_limit_burst: 20,
             idp_allow_http: Vec::new(),
             idp_allowed_hosts: Vec::new(),
+            idp_proxy_url: None,
             idp_max_response_bytes: 256 * 1024,
             refresh_interval_seconds: 30.0,
             refresh_ahead_seconds: 300,
@@ -257,9 +309,14 @@ impl Default for Limits {
             max_query_depth: 16,
             max_query_complexity: 1000,
             max_batch_operations: 10,
+            max_root_fields: 20,
+            max_records_per_tenant: 10_000,
             request_timeout_seconds: 15,
+            header_read_timeout_seconds: 10,
+            max_header_bytes: 32 * 1024,
             idp_timeout_seconds: 10,
             apq_cache_size: 1000,
+            apq_cache_bytes: 4 * 1024 * 1024,
             parsed_query_cache_size: 256,
         }
     }
@@ -318,4 +375,30 @@ impl Config {
 
 fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value.to_owned()))
+}
+
+/// 0.01–86,400 seconds.
+fn parse_refresh_interval(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(seconds) if (0.01..=86_400.0).contains(&seconds) => Ok(seconds),
+        _ => Err("not a number of seconds in 0.01..=86400".to_owned()),
+    }
+}
+
+/// The longest `REPLICA_ID`: it is stored in the lease column with room to spare.
+pub const MAX_REPLICA_ID_CHARS: usize = 64;
+
+/// 1–64 characters of `A-Z a-z 0-9 . _ -`.
+fn parse_replica_id(value: &str) -> Result<String, String> {
+    let valid = (1..=MAX_REPLICA_ID_CHARS).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "1 to {MAX_REPLICA_ID_CHARS} characters of A-Z a-z 0-9 . _ -"
+        ))
+    }
 }

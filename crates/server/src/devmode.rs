@@ -59,6 +59,26 @@ pub fn resolve_keys(config: &Config) -> anyhow::Result<ResolvedKeys> {
     })
 }
 
+/// Dev mode hands out working tokens, so it listens on loopback only unless
+/// `DEV_MODE_ALLOW_REMOTE` says otherwise.
+pub fn check_bind_addr(config: &Config) -> anyhow::Result<()> {
+    if config.bind_addr.ip().to_canonical().is_loopback() || config.dev_mode_allow_remote {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "dev mode (no JWT key configured) listens on loopback only, and BIND_ADDR {} is not \
+         a loopback address: configure VAULT_KEYS and JWT_HS256_SECRET, JWT_PUBLIC_KEY_FILE or \
+         JWT_JWKS_URL, or set DEV_MODE_ALLOW_REMOTE=true",
+        config.bind_addr
+    )
+}
+
+/// True when GraphiQL may open with a dev token for this client: it connected over
+/// loopback and not through a proxy (whose own address would be loopback).
+pub fn may_prefill_token(client: Option<std::net::SocketAddr>, forwarded: bool) -> bool {
+    !forwarded && client.is_some_and(|addr| addr.ip().to_canonical().is_loopback())
+}
+
 /// The HS256 secret of dev mode, generated on first use.
 pub fn dev_jwt_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
     read_or_create(data_dir, JWT_SECRET_FILE, || {
@@ -166,4 +186,25 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_prefill_token;
+
+    #[test]
+    fn only_a_direct_loopback_client_gets_a_prefilled_token() {
+        let at = |addr: &str| Some(addr.parse().unwrap_or_else(|_| unreachable!()));
+        assert!(may_prefill_token(at("127.0.0.1:5000"), false));
+        assert!(may_prefill_token(at("[::1]:5000"), false));
+        assert!(may_prefill_token(at("[::ffff:127.0.0.1]:5000"), false));
+        assert!(
+            !may_prefill_token(at("127.0.0.1:5000"), true),
+            "through a proxy"
+        );
+        assert!(!may_prefill_token(at("10.0.0.7:5000"), false));
+        assert!(!may_prefill_token(at("[2001:db8::1]:5000"), false));
+        assert!(!may_prefill_token(at("[::ffff:192.0.2.1]:5000"), false));
+        assert!(!may_prefill_token(None, false), "unknown address");
+    }
 }

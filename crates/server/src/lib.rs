@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod devmode;
 pub mod http;
+pub mod listen;
 pub mod state;
 pub mod telemetry;
 pub mod webhooks;

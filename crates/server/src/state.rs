@@ -42,10 +42,14 @@ pub struct SharedState {
     pub dev_tokens: Option<Arc<DevTokens>>,
     /// Per-account token buckets (SPEC §8).
     pub rate_limiter: Arc<RateLimiter>,
+    /// Per-client-address token buckets of the OAuth callback (SPEC §13).
+    pub callback_limiter: Arc<RateLimiter>,
     /// Automatic persisted queries (Apollo APQ).
     pub persisted_queries: Arc<PersistedQueries>,
     /// Parsed GraphQL documents by query text.
     pub parsed_queries: Arc<ParsedQueries>,
+    /// Where the OAuth callback page posts its message: origins separated by spaces.
+    pub space_ui_origins: Arc<str>,
     /// Origins allowed by CORS (SPEC §1).
     pub cors_allowed_origins: Arc<[String]>,
     /// Open subscription WebSockets per account (SPEC §12).

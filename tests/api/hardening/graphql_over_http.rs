@@ -15,7 +15,56 @@ backend_tests!(
     every_error_carries_the_request_id_of_the_response,
     get_runs_queries_with_operation_name_and_variables,
     persisted_queries_follow_the_apollo_protocol,
+    persisted_queries_are_registered_for_authenticated_callers_only_and_small_documents,
 );
+
+async fn persisted_queries_are_registered_for_authenticated_callers_only_and_small_documents(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    let apq = |query: &str| {
+        let hash = hex::encode(Sha256::digest(query));
+        json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } })
+    };
+    let variables = json!({ "input": key_input(SAMPLE_SPACE) });
+    let known = |query: &str| {
+        let body = json!({ "variables": variables, "extensions": apq(query) });
+        let request = app.graphql_body(Some(&alice.token), Some(SAMPLE_SPACE), body);
+        async move {
+            let (_, _, body) = request.await;
+            error_code(&body).as_deref() != Some("PERSISTED_QUERY_NOT_FOUND")
+        }
+    };
+    // Sent with the query but without a token: refused with 401, not remembered.
+    let anonymous = json!({ "query": FIND, "variables": variables, "extensions": apq(FIND) });
+    let (status, _, _) = app.graphql_body(None, Some(SAMPLE_SPACE), anonymous).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!known(FIND).await, "an anonymous caller registered a query");
+
+    // Over 16 KiB: runs, but is not remembered.
+    let padded: &'static str =
+        Box::leak(format!("{FIND}{}", " ".repeat(16 * 1024)).into_boxed_str());
+    let big = json!({ "query": padded, "variables": variables, "extensions": apq(padded) });
+    let (status, _, body) = app
+        .graphql_body(Some(&alice.token), Some(SAMPLE_SPACE), big)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(
+        !known(padded).await,
+        "a document over 16 KiB was registered"
+    );
+
+    let full = json!({ "query": FIND, "variables": variables, "extensions": apq(FIND) });
+    let (status, _, _) = app
+        .graphql_body(Some(&alice.token), Some(SAMPLE_SPACE), full)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(known(FIND).await, "an authenticated caller registers");
+}
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 

@@ -3,8 +3,10 @@
 //! malformed input, and the Node-driven audit and browser checks.
 
 mod cluster;
+mod connections;
 mod cors;
 mod fuzz;
+mod graphiql;
 mod graphql_over_http;
 mod limits;
 mod node;

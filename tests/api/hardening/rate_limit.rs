@@ -1,5 +1,6 @@
-//! SPEC §8: a token bucket per account; an empty bucket answers 429 with `Retry-After`
-//! and `RATE_LIMITED` (SPEC §7), writes nothing, and leaves other accounts alone.
+//! SPEC §8, §13: a token bucket per account, one token per root field (aliases count);
+//! an empty bucket answers 429 with `Retry-After` and `RATE_LIMITED` (SPEC §7), writes
+//! nothing, and leaves other accounts alone; `MAX_ROOT_FIELDS` caps an operation.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -10,7 +11,58 @@ backend_tests!(
     an_account_over_its_rate_is_refused_with_429_and_retry_after,
     a_batch_costs_one_token_per_operation,
     a_zero_rate_disables_the_limit,
+    each_aliased_root_field_costs_a_token,
+    an_operation_over_max_root_fields_is_a_request_error,
 );
+
+/// `n` aliased reads of the same record, one document, plus a fragment's field.
+fn aliased_finds(n: usize) -> String {
+    let fields: String = (0..n)
+        .map(|i| format!(" f{i}: IPackInstanceOAuthConnectorDetails(input: $input) {{ id }}"))
+        .collect();
+    format!(
+        "query Many($input: IPackInstanceOauthConnectorKeyInput!) {{{fields} ...Extra }} \
+         fragment Extra on Query {{ extra: IPackInstanceOAuthConnectorDetails(input: $input) {{ id }} }}"
+    )
+}
+
+async fn each_aliased_root_field_costs_a_token(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.rate_limit_rps = 1;
+        c.rate_limit_burst = 6;
+    })
+    .await
+    else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    let variables = json!({ "input": key_input(SAMPLE_SPACE) });
+    // 4 aliases + 1 in a fragment = 5 tokens of 6.
+    let (status, _, body) = alice.graphql(&aliased_finds(4), variables.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    let (status, _, body) = alice.graphql(&aliased_finds(1), variables).await;
+    assert_error(
+        (status, &body),
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMITED",
+    );
+}
+
+async fn an_operation_over_max_root_fields_is_a_request_error(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.limits.max_root_fields = 5).await else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    let variables = json!({ "input": key_input(SAMPLE_SPACE) });
+    let (status, _, body) = alice.graphql(&aliased_finds(5), variables.clone()).await;
+    assert_error((status, &body), StatusCode::BAD_REQUEST, "INVALID_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "query", "{body}");
+    assert!(body.get("data").is_none(), "a request error: {body}");
+    let (status, _, body) = alice.graphql(&aliased_finds(4), variables).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("errors").is_none(), "5 root fields pass: {body}");
+}
 
 async fn an_account_over_its_rate_is_refused_with_429_and_retry_after(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |c| {

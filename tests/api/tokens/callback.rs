@@ -11,7 +11,77 @@ backend_tests!(
     an_idp_error_is_shown_escaped_with_400_and_spends_the_state,
     an_unknown_state_is_refused_with_400,
     an_expired_state_is_refused_with_400,
+    callbacks_from_one_address_over_its_rate_are_refused_with_429,
+    the_callback_page_posts_only_to_the_configured_space_ui_origins,
 );
+
+async fn the_callback_page_posts_only_to_the_configured_space_ui_origins(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.cors_allowed_origins = vec!["https://ui.example.com".to_owned(), "*".to_owned()];
+    })
+    .await
+    else {
+        return;
+    };
+    let page = app
+        .request(Method::GET, "/oauth2/callback")
+        .query(&[("error", "access_denied")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("data-origins=\"https://ui.example.com\""),
+        "{page}"
+    );
+    assert!(!page.contains("'*'"), "posts to any origin: {page}");
+    assert!(page.contains("postMessage(m,t)"), "{page}");
+}
+
+async fn callbacks_from_one_address_over_its_rate_are_refused_with_429(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.callback_rate_limit_rps = 1;
+        c.callback_rate_limit_burst = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let call = |state: &str| {
+        app.request(Method::GET, "/oauth2/callback")
+            .query(&[("code", "c"), ("state", state)])
+            .send()
+    };
+    for state in ["random-1", "random-2"] {
+        let response = call(state).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "unknown state");
+    }
+    let refused = call("random-3").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After: {retry_after}");
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("data-error=\"rate_limited\"")
+    );
+    // The account-scoped callback shares the address's bucket.
+    let refused = app
+        .request(Method::GET, "/account/acct-1/oauth2/callback")
+        .query(&[("code", "c"), ("state", "random-4")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+}
 
 /// Starts the flow; the authorization URL.
 pub(super) async fn start(ui: &Tenant<'_>, input: Value) -> String {

@@ -17,7 +17,38 @@ backend_tests!(
     rotate_keys_reencrypts_under_the_new_key_and_the_old_key_can_go,
     a_server_refuses_to_start_when_a_stored_key_id_is_not_loaded,
     rotate_keys_stops_at_a_ciphertext_that_does_not_open_and_names_its_record,
+    key_ids_that_differ_only_in_case_are_different_keys,
 );
+
+/// SQLite's `LIKE` ignores case: key ids `K1` and `k1` must still be told apart by the
+/// start-up check and by rotation.
+async fn key_ids_that_differ_only_in_case_are_different_keys(backend: Backend) {
+    let Some(mut app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.tenant(ACCOUNT, SAMPLE_SPACE)
+        .save(save_input(SAMPLE_SPACE).with("clientSecret", "sealed-under-k1"))
+        .await;
+    let k1 = vault_keys(&app);
+    let upper = resolver::Vault::generate_key_entry("K1");
+    let error = app
+        .restart_with(|c| c.vault_keys = Some(SecretString::from(upper.clone())))
+        .await
+        .expect_err("started without key k1");
+    assert!(error.contains("key id(s) k1 "), "{error}");
+
+    let both = format!("{upper},{k1}");
+    app.restart_with(|c| c.vault_keys = Some(SecretString::from(both.clone())))
+        .await
+        .unwrap();
+    let vault = resolver::Vault::from_keys(&both).unwrap();
+    let report = resolver::key_rotation::rotate(app.db(), &vault, 10)
+        .await
+        .unwrap();
+    assert_eq!(report.records_rotated, 1, "{report:?}");
+    let sealed = app.records().await[0].sealed_client_secret.clone().unwrap();
+    assert!(sealed.starts_with("K1:"), "{sealed}");
+}
 
 async fn a_ciphertext_moved_to_another_record_or_slot_fails_with_a_coded_error(backend: Backend) {
     let idp = IdpDouble::start().await;

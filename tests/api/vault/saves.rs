@@ -12,7 +12,80 @@ use crate::tokens::{ACCOUNT, spawn};
 backend_tests!(
     a_real_client_secret_in_a_save_is_vaulted_and_placeholders_keep_it,
     planted_secrets_of_saves_appear_in_neither_the_database_nor_the_log,
+    concurrent_saves_with_placeholders_all_succeed,
 );
+
+/// The UI saves details back with their placeholders; many at once, next to plain
+/// saves, must all succeed (SQLite: no busy-snapshot error) and keep the vaulted value.
+async fn concurrent_saves_with_placeholders_all_succeed(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    let details = |password: &str| {
+        json!({ "baseURL": "https://example.com", "password": password }).to_string()
+    };
+    let connections: Vec<String> = (0..6).map(|i| format!("c{i}")).collect();
+    for connection in &connections {
+        ui.save(
+            save_input(SAMPLE_SPACE)
+                .with("connectionId", connection.as_str())
+                .with("oauthConnectorDetails", details("vaulted-pw").as_str()),
+        )
+        .await;
+    }
+    let mut requests = Vec::new();
+    for round in 0..4 {
+        for connection in &connections {
+            let placeholder = save_input(SAMPLE_SPACE)
+                .with("connectionId", connection.as_str())
+                .with("clientId", format!("client-{round}").as_str())
+                .with(
+                    "oauthConnectorDetails",
+                    details("dummyClientSecret").as_str(),
+                );
+            requests.push(ui.save_request(placeholder).send());
+            let plain = save_input(SAMPLE_SPACE)
+                .with("connectionId", format!("p{round}-{connection}").as_str());
+            requests.push(ui.save_request(plain).send());
+        }
+    }
+    for response in futures_join_all(requests).await {
+        let response = response.unwrap();
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    // Each placeholder save kept the vaulted password (it would be dropped otherwise).
+    for record in app
+        .records()
+        .await
+        .iter()
+        .filter(|r| r.connection_id.starts_with('c'))
+    {
+        assert!(
+            record.sealed_details_secrets.is_some(),
+            "{}",
+            record.connection_id
+        );
+    }
+}
+
+/// Awaits every future, concurrently.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: Vec<F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.unwrap());
+    }
+    outputs
+}
 
 async fn a_real_client_secret_in_a_save_is_vaulted_and_placeholders_keep_it(backend: Backend) {
     let idp = IdpDouble::start().await;

@@ -9,6 +9,9 @@ use crate::context::caller;
 use crate::error::ApiError;
 use crate::record_key::check_key_string;
 
+/// The most records one page of the list holds.
+const MAX_PAGE: u64 = 500;
+
 /// Read access to connector details.
 #[derive(Default)]
 pub struct ConnectorDetailsQuery;
@@ -23,18 +26,37 @@ impl ConnectorDetailsQuery {
         Ok(found.map(Into::into))
     }
 
-    /// Every record of one integration pack instance in the caller's tenant (extension).
+    /// The records of one integration pack instance in the caller's tenant, oldest
+    /// first: at most `first` (1–500) after the record whose `id` is `after` (extension,
+    /// SPEC §13).
     #[graphql(name = "iPackInstanceOauthConnectorDetailsList")]
     async fn list(
         &self,
         ctx: &Context<'_>,
         integration_pack_instance_id: String,
+        #[graphql(default = 100)] first: Option<i32>,
+        after: Option<String>,
     ) -> Result<Vec<ConnectorDetails>> {
         let tenant = caller(ctx)?.tenant();
         check_key_string("integrationPackInstanceId", &integration_pack_instance_id)
             .map_err(|e| ApiError::IPackInstanceIdInvalid(e.to_string()))?;
+        // An explicit null means the default page.
+        let first = u64::try_from(first.unwrap_or(100))
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_input("first", format!("first must be 1 to {MAX_PAGE}"))
+            })?;
+        let after = after
+            .map(|id| {
+                uuid::Uuid::parse_str(&id).map_err(|_| {
+                    ApiError::invalid_input("after", "after must be the id of a record")
+                })
+            })
+            .transpose()?;
         let db = &Services::of(ctx)?.db;
-        let records = service::list(db, tenant, &integration_pack_instance_id).await?;
+        let records =
+            service::list(db, tenant, &integration_pack_instance_id, first, after).await?;
         let mut records: Vec<ConnectorDetails> = records.into_iter().map(Into::into).collect();
         // One query for every record's token rather than one per record.
         if ctx.look_ahead().field("tokenStatus").exists() {

@@ -6,8 +6,9 @@ use entity::connector_details::{ActiveModel, Column, Entity, Model};
 use events::{ConnectionStatus, EventType, Events};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::Services;
@@ -52,6 +53,7 @@ pub async fn save(
             format!("clientId must be at most {MAX_CLIENT_ID_LEN} characters"),
         ));
     }
+    check_quota(services, key).await?;
     let masked = details::mask(fields.oauth_connector_details)?;
     let sealed_client_secret = NewClientSecret::parse(fields.client_secret)?
         .map(|secret| vault.seal(key, Slot::ClientSecret, secret.expose()));
@@ -72,7 +74,16 @@ pub async fn save(
     if masked.kept.is_empty() {
         return services.saves.save(key.clone(), row).await;
     }
-    let txn = services.db.begin().await?;
+    // Read then write: on SQLite a deferred transaction that read before another writer
+    // committed cannot write any more (SQLITE_BUSY_SNAPSHOT), so take the write lock
+    // first (BEGIN IMMEDIATE). PostgreSQL ignores the mode and locks the row below.
+    let txn = services
+        .db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
     let mut secrets = masked.secrets;
     // Placeholders keep vaulted values only while the record keeps its identity
     // provider; otherwise they mean "none" (SPEC §10).
@@ -94,23 +105,63 @@ pub async fn save(
     Ok(saved)
 }
 
+/// Refuses a save that would create a record beyond the tenant's quota (SPEC §13);
+/// updating an existing record is always allowed. Usually one query (the tenant's
+/// count); whether the key exists is only asked at the quota. Saves racing each other
+/// may overshoot by the number in flight: the quota bounds growth, it is not a
+/// transactional invariant.
+async fn check_quota(services: &Services, key: &RecordKey) -> ApiResult<()> {
+    let max = services.max_records_per_tenant;
+    let records = Entity::find()
+        .filter(Column::SpaceGuid.eq(key.space_guid.as_str()))
+        .filter(Column::AccountId.eq(key.account_id.as_str()))
+        .count(&services.db)
+        .await?;
+    if records >= max && find(&services.db, key).await?.is_none() {
+        return Err(ApiError::QuotaExceeded(max));
+    }
+    Ok(())
+}
+
 /// The record at `key`, if any.
 pub async fn find(db: &impl ConnectionTrait, key: &RecordKey) -> ApiResult<Option<Model>> {
     key.find(db).await
 }
 
-/// Every record of `integration_pack_instance_id` in `tenant`, oldest first.
+/// Up to `first` records of `integration_pack_instance_id` in `tenant`, oldest first
+/// (ties by id), after the record whose id is `after` (SPEC §13).
 pub async fn list(
     db: &impl ConnectionTrait,
     tenant: &Tenant,
     integration_pack_instance_id: &str,
+    first: u64,
+    after: Option<uuid::Uuid>,
 ) -> ApiResult<Vec<Model>> {
-    Ok(Entity::find()
+    let mut select = Entity::find()
         .filter(Column::SpaceGuid.eq(tenant.space_guid()))
         .filter(Column::AccountId.eq(tenant.account_id()))
-        .filter(Column::IntegrationPackInstanceId.eq(integration_pack_instance_id))
+        .filter(Column::IntegrationPackInstanceId.eq(integration_pack_instance_id));
+    if let Some(after) = after {
+        let Some(cursor) = select.clone().filter(Column::Id.eq(after)).one(db).await? else {
+            return Err(ApiError::invalid_input(
+                "after",
+                "after must be the id of a record of this list",
+            ));
+        };
+        select = select.filter(
+            sea_orm::Condition::any()
+                .add(Column::CreatedAt.gt(cursor.created_at))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(Column::CreatedAt.eq(cursor.created_at))
+                        .add(Column::Id.gt(cursor.id)),
+                ),
+        );
+    }
+    Ok(select
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::Id)
+        .limit(first)
         .all(db)
         .await?)
 }
@@ -151,30 +202,24 @@ pub(super) async fn upsert(db: &impl ConnectionTrait, row: ActiveModel) -> ApiRe
 
 /// What a save does to an existing record: the upsert's `ON CONFLICT` clause.
 pub(super) fn on_conflict() -> OnConflict {
-    OnConflict::columns([
-        Column::SpaceGuid,
-        Column::AccountId,
-        Column::IntegrationPackInstanceId,
-        Column::ProcessId,
-        Column::EnvId,
-        Column::ConnectionId,
-    ])
-    .update_columns([
-        Column::ClientId,
-        Column::ClientSecret,
-        Column::OauthConnectorDetails,
-        Column::SealedDetailsSecrets,
-        Column::TokenSettingsFingerprint,
-        Column::SecretBinding,
-        Column::UpdatedAt,
-    ])
-    .values(
-        [
-            new_secret::sealed_client_secret_on_conflict(),
-            fingerprint::is_token_generated_on_conflict(),
-        ]
-        .into_iter()
-        .chain(lifecycle::status_on_conflict()),
-    )
-    .to_owned()
+    // The key's hash is the unique column (see `RecordKey::key_hash`).
+    OnConflict::column(Column::KeyHash)
+        .update_columns([
+            Column::ClientId,
+            Column::ClientSecret,
+            Column::OauthConnectorDetails,
+            Column::SealedDetailsSecrets,
+            Column::TokenSettingsFingerprint,
+            Column::SecretBinding,
+            Column::UpdatedAt,
+        ])
+        .values(
+            [
+                new_secret::sealed_client_secret_on_conflict(),
+                fingerprint::is_token_generated_on_conflict(),
+            ]
+            .into_iter()
+            .chain(lifecycle::status_on_conflict()),
+        )
+        .to_owned()
 }

@@ -38,10 +38,15 @@ pub struct IdpClient {
 }
 
 impl IdpClient {
-    /// A client applying `policy`.
+    /// A client applying `policy`. `HTTP(S)_PROXY` of the environment is ignored: a
+    /// proxy resolves names itself, out of reach of the address check.
     pub fn new(policy: IdpPolicy) -> Result<Self, reqwest::Error> {
         let policy = Arc::new(policy);
-        let http = reqwest::Client::builder()
+        let builder = match &policy.proxy {
+            Some(proxy) => reqwest::Client::builder().proxy(reqwest::Proxy::all(proxy)?),
+            None => reqwest::Client::builder().no_proxy(),
+        };
+        let http = builder
             .redirect(reqwest::redirect::Policy::none())
             .timeout(policy.timeout)
             .connect_timeout(policy.timeout)

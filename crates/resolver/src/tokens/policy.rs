@@ -21,6 +21,10 @@ pub struct IdpPolicy {
     pub timeout: Duration,
     /// The largest IdP response read, in bytes.
     pub max_response_bytes: usize,
+    /// An HTTP(S) proxy for IdP calls (`IDP_PROXY_URL`); the process environment's
+    /// `HTTP(S)_PROXY` is never used. Through a proxy the server cannot see the address
+    /// a name resolves to, so every IdP host must then be named by the operator.
+    pub proxy: Option<String>,
 }
 
 impl Default for IdpPolicy {
@@ -30,6 +34,7 @@ impl Default for IdpPolicy {
             allowed_hosts: Vec::new(),
             timeout: Duration::from_secs(10),
             max_response_bytes: 256 * 1024,
+            proxy: None,
         }
     }
 }
@@ -54,6 +59,11 @@ impl IdpPolicy {
         let named = self.is_named(&host);
         if !self.allowed_hosts.is_empty() && !named {
             return Err(format!("IdP host {host} is not in IDP_ALLOWED_HOSTS"));
+        }
+        if self.proxy.is_some() && !named {
+            return Err(format!(
+                "IdP calls go through IDP_PROXY_URL, so IdP host {host} must be named in IDP_ALLOWED_HOSTS"
+            ));
         }
         let ip = match url.host() {
             Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
@@ -92,30 +102,46 @@ fn contains(list: &[String], host: &str) -> bool {
     })
 }
 
-/// True for addresses on the public internet (not loopback, private, link-local, …).
+/// True for addresses on the public internet: not loopback, private, link-local,
+/// shared, reserved, benchmarking, multicast, nor an IPv6 form that carries or reaches an
+/// IPv4 address (mapped, compatible, NAT64, 6to4, Teredo), which could lead inside.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_private()
                 || v4.is_loopback()
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_broadcast()
                 || v4.is_documentation()
+                || v4.is_multicast()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (b & 0xfe) == 18)
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            let ipv4_compatible = s[..6].iter().all(|&x| x == 0);
+            // 64:ff9b::/96 (well-known) and 64:ff9b:1::/48 (local-use).
+            let nat64 = s[0] == 0x64 && s[1] == 0xff9b && (s[2] == 1 || s[2..6] == [0; 4]);
             !(v6.is_loopback()
                 || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+                || v6.is_multicast()
+                || ipv4_compatible
+                || nat64
+                || s[0] == 0x2002
+                || (s[0] == 0x2001 && s[1] == 0)
+                || (s[0] == 0x2001 && s[1] == 0xdb8)
+                || (s[0] == 0x100 && s[1..4].iter().all(|&x| x == 0))
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0)
         }
     }
 }
@@ -192,5 +218,58 @@ mod tests {
         let policy = IdpPolicy::default();
         assert!(policy.check(&url("file:///etc/passwd")).is_err());
         assert!(policy.check(&url("ftp://idp.example.com/")).is_err());
+    }
+
+    #[test]
+    fn addresses_that_lead_inside_are_not_public() {
+        for ip in [
+            "64:ff9b::a00:1",
+            "64:ff9b::808:808",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "::10.0.0.1",
+            "::8.8.8.8",
+            "fec0::1",
+            "ff02::1",
+            "ff0e::1",
+            "2001:0:4136:e378::1",
+            "2001:db8::1",
+            "100::1",
+            "::ffff:10.0.0.1",
+            "224.0.0.1",
+            "239.255.255.250",
+            "192.0.0.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "240.0.0.1",
+            "255.255.255.255",
+            "100.64.0.1",
+            "169.254.169.254",
+        ] {
+            let parsed: IpAddr = ip.parse().unwrap_or_else(|_| panic!("{ip}"));
+            assert!(!is_public(parsed), "{ip} was classified public");
+        }
+        for ip in [
+            "8.8.8.8",
+            "192.0.1.1",
+            "198.20.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            let parsed: IpAddr = ip.parse().unwrap_or_else(|_| panic!("{ip}"));
+            assert!(is_public(parsed), "{ip} was classified private");
+        }
+    }
+
+    #[test]
+    fn through_a_proxy_only_named_hosts_are_called() {
+        let mut policy = IdpPolicy {
+            proxy: Some("http://proxy.internal:3128".into()),
+            ..IdpPolicy::default()
+        };
+        assert!(policy.check(&url("https://login.example.com/t")).is_err());
+        policy.allowed_hosts = vec!["login.example.com".into()];
+        assert!(policy.check(&url("https://login.example.com/t")).is_ok());
+        assert!(policy.check(&url("https://other.example.com/t")).is_err());
     }
 }

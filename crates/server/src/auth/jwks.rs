@@ -22,7 +22,9 @@ pub(super) struct JwksCache {
 
 impl JwksCache {
     pub(super) fn new(url: String) -> anyhow::Result<Self> {
+        // The configured URL is fetched directly, never through the environment's proxy.
         let client = reqwest::Client::builder()
+            .no_proxy()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
@@ -62,17 +64,22 @@ impl JwksCache {
     }
 
     async fn fetch(&self) -> anyhow::Result<HashMap<String, DecodingKey>> {
-        let response = self
+        let mut response = self
             .client
             .get(&self.url)
             .send()
             .await?
             .error_for_status()?;
-        let body = response.bytes().await?;
-        anyhow::ensure!(
-            body.len() <= MAX_JWKS_BYTES,
-            "JWKS larger than {MAX_JWKS_BYTES} bytes"
-        );
+        // Read chunk by chunk and stop at the cap: an endpoint that answers without end
+        // must not fill the memory or hold the request until the time limit.
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            anyhow::ensure!(
+                body.len() + chunk.len() <= MAX_JWKS_BYTES,
+                "JWKS larger than {MAX_JWKS_BYTES} bytes"
+            );
+            body.extend_from_slice(&chunk);
+        }
         let set: JwkSet = serde_json::from_slice(&body)?;
         Ok(set
             .keys

@@ -3,8 +3,9 @@
 //! resolver's; this answers the small page that says how it went and tells the Space UI
 //! through `window.opener.postMessage`. IdP text is shown HTML-escaped, never as markup.
 
+use axum::Extension;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
@@ -13,6 +14,8 @@ use resolver::tokens::callback::{self, CallbackError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::rate_limit;
+use crate::listen::ClientAddr;
 use crate::state::AppState;
 
 /// The route of the callback.
@@ -50,18 +53,51 @@ pub struct CallbackParams {
 /// `/oauth2/callback`.
 pub async fn callback(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
     params: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Response {
-    handle(&state, params, None).await
+    limited(&state, client, || handle(&state, params, None)).await
 }
 
 /// `/account/{accountId}/oauth2/callback`: the state must belong to that account.
 pub async fn account_callback(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddr>>,
     Path(account_id): Path<String>,
     params: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Response {
-    handle(&state, params, Some(account_id)).await
+    limited(&state, client, || handle(&state, params, Some(account_id))).await
+}
+
+/// Runs `next` unless the client's address is over its callback rate (SPEC §13): the
+/// callback is public and every call with a `state` costs a database statement, so
+/// the limit comes first. 429 with `Retry-After` and a page saying so.
+async fn limited<F: Future<Output = Response>>(
+    state: &AppState,
+    client: Option<Extension<ClientAddr>>,
+    next: impl FnOnce() -> F,
+) -> Response {
+    if let Some(Extension(ConnectInfo(addr))) = client
+        && let Err(refused) = state
+            .callback_limiter
+            .check(&rate_limit::client_key(addr.ip()), 1)
+    {
+        let mut response = render(
+            Outcome::failure(
+                "rate_limited",
+                "Too many authorization callbacks from this address; try again shortly.",
+            ),
+            &state.space_ui_origins,
+        );
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        if let Some(seconds) = refused.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        return response;
+    }
+    next().await
 }
 
 async fn handle(
@@ -69,6 +105,7 @@ async fn handle(
     params: Result<Query<CallbackParams>, QueryRejection>,
     account: Option<String>,
 ) -> Response {
+    let page = |outcome| render(outcome, &state.space_ui_origins);
     let Ok(Query(params)) = params else {
         return page(Outcome::failure(
             "invalid_request",
@@ -129,14 +166,16 @@ impl Outcome {
     }
 }
 
-/// Posts `{type, status, error}` to the opener; the data comes from escaped attributes,
-/// so no IdP text is ever part of the script.
+/// Posts `{type, status, error}` to the opener, addressed to each configured Space UI
+/// origin (never `'*'`: the message must not reach whatever page opened this one); the
+/// data comes from escaped attributes, so no IdP text is ever part of the script.
 const SCRIPT: &str = "(function(){var r=document.getElementById('result');\
 var m={type:'spaces-oauth-token',status:r.getAttribute('data-status'),\
 error:r.getAttribute('data-error')||null};\
-if(window.opener){window.opener.postMessage(m,'*');}})();";
+var o=(r.getAttribute('data-origins')||'').split(' ').filter(Boolean);\
+if(window.opener){o.forEach(function(t){window.opener.postMessage(m,t);});}})();";
 
-fn page(outcome: Outcome) -> Response {
+fn render(outcome: Outcome, origins: &str) -> Response {
     let (status, data_status, data_error, title, body) = match &outcome {
         Outcome::Success => (
             StatusCode::OK,
@@ -163,28 +202,43 @@ fn page(outcome: Outcome) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>{title}</title></head><body>\
-         <main id=\"result\" data-status=\"{data_status}\" data-error=\"{data_error}\">{body}</main>\
-         <script>{SCRIPT}</script></body></html>"
+         <main id=\"result\" data-status=\"{data_status}\" data-error=\"{data_error}\" \
+         data-origins=\"{origins}\">{body}</main>\
+         <script>{SCRIPT}</script></body></html>",
+        origins = escape(origins)
     );
     let mut response = (status, Html(html)).into_response();
-    let headers = response.headers_mut();
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(SCRIPT));
-    if let Ok(csp) =
-        HeaderValue::from_str(&format!("default-src 'none'; script-src 'sha256-{hash}'"))
-    {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // The URL holds the authorization code: never send it on as a referrer.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
+    // The URL holds the authorization code: `no-referrer` keeps it from going on.
+    super::set_page_headers(
+        response.headers_mut(),
+        &format!("default-src 'none'; script-src 'sha256-{hash}'"),
     );
     response
+}
+
+/// The origins the callback page posts its message to: `SPACE_UI_ORIGINS`, else those
+/// of `CORS_ALLOWED_ORIGINS`, without `*`; each must be a bare `scheme://host[:port]`.
+pub fn space_ui_origins(configured: &[String], cors: &[String]) -> anyhow::Result<String> {
+    let source = if configured.is_empty() {
+        cors
+    } else {
+        configured
+    };
+    let mut origins = Vec::new();
+    for origin in source.iter().map(|o| o.trim().trim_end_matches('/')) {
+        if origin.is_empty() || origin == "*" {
+            continue;
+        }
+        let parsed = reqwest::Url::parse(origin)
+            .map_err(|_| anyhow::anyhow!("SPACE_UI_ORIGINS: {origin:?} is not an origin"))?;
+        anyhow::ensure!(
+            parsed.origin().ascii_serialization() == origin,
+            "SPACE_UI_ORIGINS: {origin:?} is not an origin (scheme://host[:port])"
+        );
+        origins.push(origin.to_owned());
+    }
+    Ok(origins.join(" "))
 }
 
 /// HTML-escapes text for element content and double-quoted attributes.
@@ -206,7 +260,26 @@ fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, space_ui_origins};
+
+    #[test]
+    fn the_message_goes_to_configured_origins_never_to_any() {
+        let cors = ["https://ui.example.com/".to_owned(), "*".to_owned()];
+        assert_eq!(
+            space_ui_origins(&[], &cors).ok().as_deref(),
+            Some("https://ui.example.com")
+        );
+        let own = [
+            "https://a.example".to_owned(),
+            "http://b.example:3000".to_owned(),
+        ];
+        assert_eq!(
+            space_ui_origins(&own, &cors).ok().as_deref(),
+            Some("https://a.example http://b.example:3000")
+        );
+        assert!(space_ui_origins(&["https://a.example/path".to_owned()], &[]).is_err());
+        assert!(space_ui_origins(&["a b".to_owned()], &[]).is_err());
+    }
 
     #[test]
     fn markup_from_an_idp_is_escaped() {

@@ -14,7 +14,7 @@ pub mod timeout;
 pub mod ws;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -37,6 +37,10 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
             get(graphql::get)
                 .post(graphql::post)
                 .fallback(method_not_allowed),
+        )
+        .route(
+            &format!("{}/{{file}}", graphiql::ASSET_PREFIX),
+            get(graphiql::asset),
         )
         .route("/graphql/ws", get(ws::upgrade))
         .route(callback::PATH, get(callback::callback))
@@ -77,4 +81,22 @@ async fn method_not_allowed(Extension(id): Extension<RequestId>) -> Response {
         )
     }
     .into_response_for(&id.0)
+}
+
+/// The headers of an HTML page of ours (GraphiQL, the OAuth callback): `csp`, never
+/// cached (it may hold a token or a code), never framed, no referrer, no sniffing.
+pub(crate) fn set_page_headers(headers: &mut HeaderMap, csp: &str) {
+    if let Ok(csp) = HeaderValue::from_str(csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
 }

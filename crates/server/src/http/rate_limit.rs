@@ -4,6 +4,7 @@
 
 use resolver::Code;
 use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -17,7 +18,7 @@ use super::error::HttpError;
 /// How often buckets of accounts that went quiet are dropped.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(60);
 
-/// Token buckets by account; `None` when the limit is disabled (`RATE_LIMIT_RPS=0`).
+/// Token buckets by account (or, for the OAuth callback, by client address); `None` when the limit is disabled (`RATE_LIMIT_RPS=0`).
 pub struct RateLimiter {
     /// Keyed by a keyed hash of the account, so a check never allocates; the hasher's
     /// per-process random keys make a chosen collision with another account infeasible.
@@ -40,8 +41,8 @@ impl RateLimiter {
         }
     }
 
-    /// Takes `cost` tokens (one per operation) from `account`'s bucket, or says when to
-    /// come back.
+    /// Takes `cost` tokens (one per root field, SPEC §13) from `account`'s bucket, or
+    /// says when to come back.
     pub fn check(&self, account: &str, cost: usize) -> Result<(), HttpError> {
         let Some(buckets) = &self.buckets else {
             return Ok(());
@@ -94,8 +95,20 @@ fn too_many_requests(wait: Duration) -> HttpError {
         ..HttpError::new(
             StatusCode::TOO_MANY_REQUESTS,
             Code::RateLimited,
-            "too many requests for this account; retry after the time in Retry-After",
+            "too many requests; retry after the time in Retry-After",
         )
+    }
+}
+
+/// The bucket key of a client address: an IPv4 address, or an IPv6 address's /64
+/// (one host commonly holds a whole /64, so a bucket per address would not limit it).
+pub fn client_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
 }
 
@@ -130,5 +143,13 @@ mod tests {
         let limiter = RateLimiter::new(1, 5);
         assert!(limiter.check("a", 5).is_ok());
         assert!(limiter.check("a", 1).is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64() {
+        let key = |text: &str| client_key(text.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.1"), "192.0.2.1");
     }
 }

@@ -2,7 +2,7 @@
 //! GET-is-for-queries rule, authentication, the per-account rate limit, execution and
 //! the per-operation metrics (SPEC §1, §2, §8).
 
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response as HttpResponse;
@@ -46,8 +46,11 @@ pub(super) async fn execute(
         observed.operation = "batch";
     }
     let mut needs_caller = false;
+    // Root fields of the whole batch: the rate-limit cost (SPEC §13).
+    let mut cost = 0usize;
+    let mut registrations = Vec::new();
     for request in batch.iter_mut() {
-        state.persisted_queries.resolve(request)?;
+        registrations.extend(state.persisted_queries.resolve(request)?);
         // Not a GraphQL-over-HTTP request at all: 400 whatever the media type.
         if request.query.trim().is_empty() {
             return Err(HttpError::bad_request(
@@ -72,10 +75,26 @@ pub(super) async fn execute(
             .map(|document| classify(document, operation_name.as_deref()));
         request.operation_name = operation_name;
         // Unparseable documents are answered by the executor, after authentication.
-        let Some((kind, introspection_only, root_field)) = classified else {
+        let Some(Classified {
+            kind,
+            introspection_only,
+            root_field,
+            root_fields,
+        }) = classified
+        else {
             needs_caller = true;
+            cost += 1;
             continue;
         };
+        let max_root_fields = state.limits.max_root_fields;
+        if root_fields > max_root_fields {
+            return Err(HttpError::bad_request(
+                StatusCode::BAD_REQUEST,
+                "query",
+                format!("an operation selects at most {max_root_fields} root fields"),
+            ));
+        }
+        cost += root_fields.max(1);
         if count == 1 {
             observed.operation = root_field;
         }
@@ -93,10 +112,14 @@ pub(super) async fn execute(
     }
     if needs_caller {
         let caller = authenticate(&state.verifier, headers).await?;
-        // One token per operation, charged to the account (SPEC §8).
+        // One token per root field, aliases included, charged to the account (SPEC §13).
         state
             .rate_limiter
-            .check(caller.tenant().account_id(), count)?;
+            .check(caller.tenant().account_id(), cost)?;
+        // Only now: anonymous callers must not fill the APQ store (SPEC §13).
+        for registration in registrations {
+            state.persisted_queries.register(registration);
+        }
         batch = batch.data(caller);
     }
     let response = state.schema.execute_batch(batch).await;
@@ -113,12 +136,19 @@ pub(super) async fn execute(
     Ok(render::render(response, format, &request_id.0))
 }
 
-/// The selected operation's type, whether it only introspects (no auth needed), and
-/// the metric label of its first root field.
-fn classify(
-    document: &ExecutableDocument,
-    name: Option<&str>,
-) -> (Option<OperationType>, bool, &'static str) {
+/// What the handler needs to know of an operation before running it.
+struct Classified {
+    kind: Option<OperationType>,
+    /// Only `__schema`/`__type`/`__typename`: no authentication needed.
+    introspection_only: bool,
+    /// The metric label of its first root field.
+    root_field: &'static str,
+    /// Its root fields, aliases and those inside fragments included.
+    root_fields: usize,
+}
+
+/// Classifies the selected operation of `document`.
+fn classify(document: &ExecutableDocument, name: Option<&str>) -> Classified {
     let operation = match name {
         Some(name) => document
             .operations
@@ -127,7 +157,12 @@ fn classify(
         None => document.operations.iter().next(),
     };
     let Some((_, operation)) = operation else {
-        return (None, false, labels::UNKNOWN);
+        return Classified {
+            kind: None,
+            introspection_only: false,
+            root_field: labels::UNKNOWN,
+            root_fields: 1,
+        };
     };
     let items = &operation.node.selection_set.node.items;
     let introspection_only = operation.node.ty == OperationType::Query
@@ -142,5 +177,33 @@ fn classify(
             _ => None,
         })
         .unwrap_or(labels::UNKNOWN);
-    (Some(operation.node.ty), introspection_only, root_field)
+    Classified {
+        kind: Some(operation.node.ty),
+        introspection_only,
+        root_field,
+        root_fields: count_fields(document, &operation.node.selection_set.node, 0),
+    }
+}
+
+/// Fields of `set`, looking into fragments (to a bounded depth: a fragment cycle is
+/// refused by validation later, but must not loop here first).
+fn count_fields(document: &ExecutableDocument, set: &SelectionSet, depth: usize) -> usize {
+    if depth > 8 {
+        return 0;
+    }
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(fragment) => {
+                count_fields(document, &fragment.node.selection_set.node, depth + 1)
+            }
+            Selection::FragmentSpread(spread) => document
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |f| {
+                    count_fields(document, &f.node.selection_set.node, depth + 1)
+                }),
+        })
+        .fold(0, usize::saturating_add)
 }

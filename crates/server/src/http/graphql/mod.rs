@@ -8,15 +8,16 @@ mod nesting;
 mod parse_cache;
 mod render;
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use async_graphql::{BatchRequest, Request, Variables};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Response as HttpResponse};
+use axum::response::Response as HttpResponse;
 use serde::Deserialize;
 
 pub use apq::PersistedQueries;
@@ -27,6 +28,7 @@ use super::error::HttpError;
 use super::graphiql;
 use super::metrics;
 use super::request_id::RequestId;
+use crate::listen::ClientAddr;
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -140,12 +142,14 @@ struct GetParams {
 pub async fn get(
     State(state): State<AppState>,
     Extension(request_id): Extension<RequestId>,
+    client: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
     uri: Uri,
 ) -> HttpResponse {
     let query = uri.query().unwrap_or_default();
     if wants_html(&headers) && !query.split('&').any(|pair| pair.starts_with("query=")) {
-        return graphiql_page(&state).into_response();
+        let client = client.map(|Extension(ConnectInfo(addr))| addr);
+        return graphiql_page(&state, &headers, client);
     }
     let started = Instant::now();
     let mut observed = Observed {
@@ -225,10 +229,19 @@ fn not_acceptable() -> HttpError {
     )
 }
 
-fn graphiql_page(state: &AppState) -> Html<String> {
+/// GraphiQL, with the dev token pre-filled only for a client on this machine
+/// (a dev token is a working credential).
+fn graphiql_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<SocketAddr>,
+) -> HttpResponse {
+    let forwarded =
+        headers.contains_key(header::FORWARDED) || headers.contains_key("x-forwarded-for");
     let (space, authorization) = match state
         .dev_tokens
         .as_ref()
+        .filter(|_| crate::devmode::may_prefill_token(client, forwarded))
         .and_then(|d| d.graphiql_token().ok())
     {
         Some(token) => (
@@ -237,5 +250,5 @@ fn graphiql_page(state: &AppState) -> Html<String> {
         ),
         None => ("<your Space guid>".to_owned(), "Bearer <token>".to_owned()),
     };
-    Html(graphiql::page(&space, &authorization))
+    graphiql::page(&space, &authorization, graphiql::host(headers))
 }
