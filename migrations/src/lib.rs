@@ -10,6 +10,7 @@ mod m20261202_000010_create_connection_events;
 mod m20261202_000020_connector_details_key_hash;
 mod m20261202_000030_connection_lifecycle;
 mod m20261202_000040_settings_changes;
+mod m20261202_000050_token_provider_values;
 
 /// The ordered list of every migration.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000020_connector_details_key_hash::Migration),
             Box::new(m20261202_000030_connection_lifecycle::Migration),
             Box::new(m20261202_000040_settings_changes::Migration),
+            Box::new(m20261202_000050_token_provider_values::Migration),
         ]
     }
 }

@@ -3,14 +3,22 @@
 //! verifier against the challenge, the redirect URI, the JWT bearer assertion's
 //! signature and claims, single use of authorization codes and of rotating refresh
 //! tokens — and records every token request, with knobs for errors (with `Retry-After`),
-//! slowness, expiry, and a switch that revokes every grant at the provider.
+//! slowness (of refreshes alone too), expiry, a switch that revokes every grant at the
+//! provider, and for behaving like each provider family of SPEC §11 (string or missing
+//! `expires_in`, extra answer members, callback values, PKCE refused, JSON bodies).
+//!
+//! Routes: `/authorize` and `/token` (also under `/{tenant}/…`, for catalog entries
+//! with a `{tenant}` placeholder), `/refresh` (a separate refresh endpoint, same
+//! rules), `/.well-known/openid-configuration` (discovery of the two), and
+//! `/.well-known/private` (a discovery document naming a private token endpoint).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Form, Query, State};
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -32,12 +40,25 @@ pub const PASSWORD: &str = "planted-password-93ad";
 /// One token request as the double saw it.
 #[derive(Clone, Debug)]
 pub struct SeenRequest {
-    /// The path it was sent to (`/token`, `/v2/token`).
-    pub path: String,
     pub grant_type: String,
     /// `basic`, `body` or `none`.
     pub client_auth: &'static str,
     pub params: HashMap<String, String>,
+    /// The request path (`/token`, `/v2/token`, `/refresh`, `/{tenant}/token`).
+    pub path: String,
+    /// The request's `Content-Type`.
+    pub content_type: String,
+}
+
+/// How issued tokens carry `expires_in`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiresIn {
+    /// A JSON number (RFC 6749).
+    Number,
+    /// A numeric string (Azure AD v1, NetSuite).
+    Text,
+    /// None at all (Salesforce).
+    Absent,
 }
 
 /// What the double is told to do and what it saw.
@@ -60,6 +81,18 @@ pub struct Knobs {
     pub assertion_key: Option<String>,
     /// Accept unsecured (`alg: none`) assertions.
     pub accept_unsigned: bool,
+    /// How `expires_in` is sent.
+    pub expires_in_as: ExpiresIn,
+    /// `token_type` of issued tokens; none sends no `token_type`.
+    pub token_type: Option<String>,
+    /// Further members of every token answer (e.g. `instance_url`).
+    pub extra_members: serde_json::Map<String, Value>,
+    /// Further query parameters of the authorization redirect (e.g. `realmId`).
+    pub callback_values: Vec<(String, String)>,
+    /// Refuse PKCE like some IdPs do: a `code_challenge` or `code_verifier` is an error.
+    pub reject_pkce: bool,
+    /// Accept only `application/json` token requests.
+    pub require_json: bool,
     /// The client secret this IdP knows for [`CLIENT_ID`] (default [`CLIENT_SECRET`]).
     pub client_secret: String,
 }
@@ -76,6 +109,12 @@ impl Default for Knobs {
             refresh_delay: Duration::ZERO,
             assertion_key: None,
             accept_unsigned: false,
+            expires_in_as: ExpiresIn::Number,
+            token_type: Some("bearer".into()),
+            extra_members: serde_json::Map::new(),
+            callback_values: Vec::new(),
+            reject_pkce: false,
+            require_json: false,
             client_secret: CLIENT_SECRET.to_owned(),
         }
     }
@@ -131,6 +170,28 @@ impl IdpDouble {
         let router = Router::new()
             .route("/authorize", get(authorize))
             .route("/token", post(token))
+            .route("/refresh", post(token))
+            .route("/{tenant}/authorize", get(authorize))
+            .route("/{tenant}/token", post(token))
+            .route(
+                "/.well-known/openid-configuration",
+                get(|State(double): State<IdpDouble>| async move {
+                    Json(json!({
+                        "issuer": double.url(""),
+                        "authorization_endpoint": double.url("/authorize"),
+                        "token_endpoint": double.url("/token"),
+                    }))
+                }),
+            )
+            .route(
+                "/.well-known/private",
+                get(|| async {
+                    Json(json!({
+                        "authorization_endpoint": "https://10.20.30.40/authorize",
+                        "token_endpoint": "https://10.20.30.40/token",
+                    }))
+                }),
+            )
             // The same endpoint under another path of the same origin.
             .route("/v2/token", post(token))
             // Misbehaving endpoints, for the client's safety rules.
@@ -227,11 +288,16 @@ impl IdpDouble {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let access = format!("planted-access-{n}-{nonce}");
         ledger.issued_access_tokens.push(access.clone());
-        let mut body = json!({
-            "access_token": access,
-            "token_type": "bearer",
-            "expires_in": knobs.expires_in,
-        });
+        let mut body = Value::Object(knobs.extra_members.clone());
+        body["access_token"] = json!(access);
+        if let Some(token_type) = &knobs.token_type {
+            body["token_type"] = json!(token_type);
+        }
+        match knobs.expires_in_as {
+            ExpiresIn::Number => body["expires_in"] = json!(knobs.expires_in),
+            ExpiresIn::Text => body["expires_in"] = json!(knobs.expires_in.to_string()),
+            ExpiresIn::Absent => {}
+        }
         if let Some(scope) = scope {
             body["scope"] = json!(scope);
         }
@@ -251,10 +317,18 @@ async fn authorize(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let get = |k: &str| params.get(k).cloned().unwrap_or_default();
+    let (reject_pkce, extra) = {
+        let knobs = double.0.knobs.lock().unwrap();
+        (knobs.reject_pkce, knobs.callback_values.clone())
+    };
+    let pkce_ok = if reject_pkce {
+        !params.contains_key("code_challenge") && !params.contains_key("code_challenge_method")
+    } else {
+        get("code_challenge_method") == "S256" && !get("code_challenge").is_empty()
+    };
     if get("response_type") != "code"
         || get("client_id") != CLIENT_ID
-        || get("code_challenge_method") != "S256"
-        || get("code_challenge").is_empty()
+        || !pkce_ok
         || get("state").is_empty()
         || get("redirect_uri").is_empty()
     {
@@ -274,8 +348,12 @@ async fn authorize(
     } else {
         '?'
     };
+    let extra: String = extra
+        .iter()
+        .map(|(k, v)| format!("&{}={}", urlencode(k), urlencode(v)))
+        .collect();
     Redirect::to(&format!(
-        "{}{separator}code={code}&state={}",
+        "{}{separator}code={code}&state={}{extra}",
         get("redirect_uri"),
         urlencode(&get("state"))
     ))
@@ -359,34 +437,66 @@ fn serde_urlencoded_pairs(s: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The token request's parameters: a form body, or a JSON object of strings.
+fn token_params(content_type: &str, body: &[u8]) -> Option<HashMap<String, String>> {
+    if content_type.starts_with("application/json") {
+        let map: serde_json::Map<String, Value> = serde_json::from_slice(body).ok()?;
+        map.into_iter()
+            .map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+            .collect()
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        serde_urlencoded_pairs(std::str::from_utf8(body).ok()?)
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        None
+    }
+}
+
 /// POST /token: the four grants and refresh.
 async fn token(
     State(double): State<IdpDouble>,
-    uri: axum::http::Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    Form(params): Form<HashMap<String, String>>,
+    body: Bytes,
 ) -> Response {
     double.0.ledger.lock().unwrap().started += 1;
-    let grant_type = params.get("grant_type").cloned().unwrap_or_default();
-    let (mut delay, failure, retry_after, known_secret) = {
+    let (mut delay, failure, retry_after, reject_pkce, require_json, known_secret) = {
         let knobs = double.0.knobs.lock().unwrap();
         (
             knobs.delay,
             knobs.fail_with.clone(),
             knobs.retry_after.clone(),
+            knobs.reject_pkce,
+            knobs.require_json,
             knobs.client_secret.clone(),
         )
     };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let Some(params) = token_params(&content_type, &body) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "unreadable body",
+        );
+    };
+    let grant_type = params.get("grant_type").cloned().unwrap_or_default();
     if grant_type == "refresh_token" {
         delay += double.0.knobs.lock().unwrap().refresh_delay;
     }
     tokio::time::sleep(delay).await;
     let auth = client_auth(&headers, &params, &known_secret);
     double.0.ledger.lock().unwrap().requests.push(SeenRequest {
-        path: uri.path().to_owned(),
         grant_type: grant_type.clone(),
         client_auth: auth.as_ref().map(|(_, how)| *how).unwrap_or("invalid"),
         params: params.clone(),
+        path: uri.path().to_owned(),
+        content_type: content_type.clone(),
     });
     if let Some((status, error, description)) = failure {
         let mut response = oauth_error(StatusCode::from_u16(status).unwrap(), &error, &description);
@@ -396,6 +506,9 @@ async fn token(
                 .insert(header::RETRY_AFTER, seconds.parse().unwrap());
         }
         return response;
+    }
+    if require_json && !content_type.starts_with("application/json") {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "JSON expected");
     }
     let (client, _) = match auth {
         Ok(found) => found,
@@ -442,7 +555,12 @@ async fn token(
             };
             let verifier = params.get("code_verifier").cloned().unwrap_or_default();
             let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-            if challenge != pending.challenge {
+            let pkce_ok = if reject_pkce {
+                !params.contains_key("code_verifier") && pending.challenge.is_empty()
+            } else {
+                challenge == pending.challenge
+            };
+            if !pkce_ok {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",

@@ -13,6 +13,7 @@ mod events;
 mod hardening;
 mod idp_double;
 mod lifecycle;
+mod providers;
 mod sample_request;
 mod space_guid;
 mod tokens;

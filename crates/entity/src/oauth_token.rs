@@ -17,6 +17,11 @@ pub struct Model {
     /// The refresh token, sealed for `Slot::RefreshToken`, when the IdP issued one.
     #[sea_orm(column_type = "Text", nullable)]
     pub sealed_refresh_token: Option<String>,
+    /// The provider values kept with the token (SPEC §11: e.g. Salesforce's
+    /// `instance_url`, QuickBooks' `realmId`), a JSON object sealed for
+    /// `Slot::ProviderValues`; null when there are none.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub sealed_provider_values: Option<String>,
     pub token_type: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub scope: Option<String>,

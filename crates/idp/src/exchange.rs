@@ -48,9 +48,9 @@ impl<E: fmt::Display> std::error::Error for Exchange<E> {}
 /// [`Exchange`] "error", so the crate never parses it. Use with any grant's
 /// `request_async`, then [`finish`].
 ///
-/// `inner` is held by value (a cheap clone of a client, or a reference): a capture that
-/// borrowed its client would implement the crate's trait for that one lifetime only, and
-/// a future using it could not be proven `Send` in a spawned task.
+/// It owns `inner` (pass a cheap clone, or a reference when `&C` is a client): an impl
+/// tied to a borrowed client's lifetime is not general enough for a future that must
+/// be `Send` across every lifetime, as a GraphQL resolver's must.
 pub struct Capture<C> {
     inner: C,
     format: TokenRequestFormat,

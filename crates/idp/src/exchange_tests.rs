@@ -58,7 +58,7 @@ async fn an_answer_the_crate_would_refuse_reaches_our_parser() {
     let result = client(AuthType::RequestBody)
         .exchange_client_credentials()
         .add_scope(Scope::new("api".into()))
-        .request_async(&Capture::new(&send, TokenRequestFormat::Form))
+        .request_async(&Capture::new(send, TokenRequestFormat::Form))
         .await;
     let Exchange::Answer(response) = finish(result) else {
         panic!("expected the raw answer");
@@ -77,7 +77,7 @@ async fn a_refusal_with_status_and_retry_after_is_kept_for_classification() {
     let send = transport(seen, 400, r#"{"error":"invalid_grant"}"#);
     let result = client(AuthType::RequestBody)
         .exchange_refresh_token(&RefreshToken::new("rt".into()))
-        .request_async(&Capture::new(&send, TokenRequestFormat::Form))
+        .request_async(&Capture::new(send, TokenRequestFormat::Form))
         .await;
     let Exchange::Answer(response) = finish(result) else {
         panic!("expected the raw answer");
@@ -92,7 +92,7 @@ async fn json_format_sends_the_same_parameters_as_a_json_object() {
     let send = transport(Arc::clone(&seen), 200, r#"{"access_token":"at"}"#);
     let result = client(AuthType::BasicAuth)
         .exchange_refresh_token(&RefreshToken::new("r t&1".into()))
-        .request_async(&Capture::new(&send, TokenRequestFormat::Json))
+        .request_async(&Capture::new(send, TokenRequestFormat::Json))
         .await;
     assert!(matches!(finish(result), Exchange::Answer(_)));
     let request = seen.lock().unwrap().take().unwrap();
@@ -111,7 +111,7 @@ async fn a_transport_failure_comes_back_as_such() {
     };
     let result = client(AuthType::RequestBody)
         .exchange_client_credentials()
-        .request_async(&Capture::new(&send, TokenRequestFormat::Form))
+        .request_async(&Capture::new(send, TokenRequestFormat::Form))
         .await;
     match finish(result) {
         Exchange::Transport(err) => assert_eq!(err.to_string(), "connection refused"),

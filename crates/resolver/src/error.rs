@@ -35,8 +35,9 @@ pub enum ApiError {
         idp_error: Option<String>,
         message: String,
     },
-    /// A token request failed; the IdP's answer classified (SPEC §10).
-    #[error("the identity provider refused the token request: {0}")]
+    /// A token request failed; the IdP's answer classified (SPEC §10). The message
+    /// is the IdP's cleaned description (its `error` code goes to `idpError`).
+    #[error("the identity provider refused the token request: {}", idp_message(.0))]
     Idp(idp::IdpFailure),
     /// Only a new authorization can renew the connection's token (SPEC §10).
     #[error("{message}")]
@@ -151,6 +152,13 @@ impl From<ApiError> for async_graphql::Error {
             }
         })
     }
+}
+
+/// The IdP's description of a failure, else its code (never its raw body).
+fn idp_message(failure: &idp::IdpFailure) -> String {
+    failure
+        .description()
+        .map_or_else(|| failure.to_string(), str::to_owned)
 }
 
 /// The result type of resolver-facing services.

@@ -1,7 +1,8 @@
 //! The walk over every sealed value (SPEC §5): the start-up check for key ids that are
 //! not loaded, and re-encryption under the active key (`spaces-oauth rotate-keys`), for
-//! the records' client secrets and detail values, held access and refresh tokens, and
-//! pending PKCE verifiers. Every value is sealed under its record's key.
+//! the records' client secrets and detail values, held access and refresh tokens with
+//! their provider values, and pending PKCE verifiers. Every value is sealed under its
+//! record's key.
 
 use entity::connector_details::{self as records, Model as Record};
 use entity::{oauth_state, oauth_token};
@@ -35,6 +36,7 @@ pub async fn unknown_key_ids(db: &impl ConnectionTrait, vault: &Vault) -> ApiRes
     for column in [
         oauth_token::Column::SealedAccessToken,
         oauth_token::Column::SealedRefreshToken,
+        oauth_token::Column::SealedProviderValues,
     ] {
         unknown_in::<oauth_token::Entity>(db, column, &mut known, &mut unknown).await?;
     }
@@ -130,7 +132,8 @@ pub async fn rotate(
 
     let stale_tokens = Condition::any()
         .add(stale(oauth_token::Column::SealedAccessToken, &active))
-        .add(stale(oauth_token::Column::SealedRefreshToken, &active));
+        .add(stale(oauth_token::Column::SealedRefreshToken, &active))
+        .add(stale(oauth_token::Column::SealedProviderValues, &active));
     walk(
         &mut report,
         async || {
@@ -153,11 +156,21 @@ pub async fn rotate(
                 Slot::RefreshToken,
                 &token.sealed_refresh_token,
             )?;
+            let values = reseal_opt(
+                vault,
+                &record,
+                Slot::ProviderValues,
+                &token.sealed_provider_values,
+            )?;
             let result = oauth_token::Entity::update_many()
                 .col_expr(oauth_token::Column::SealedAccessToken, Expr::value(access))
                 .col_expr(
                     oauth_token::Column::SealedRefreshToken,
                     Expr::value(refresh),
+                )
+                .col_expr(
+                    oauth_token::Column::SealedProviderValues,
+                    Expr::value(values),
                 )
                 .filter(oauth_token::Column::ConnectorId.eq(token.connector_id))
                 .filter(
@@ -166,6 +179,10 @@ pub async fn rotate(
                 .filter(unchanged(
                     oauth_token::Column::SealedRefreshToken,
                     &token.sealed_refresh_token,
+                ))
+                .filter(unchanged(
+                    oauth_token::Column::SealedProviderValues,
+                    &token.sealed_provider_values,
                 ))
                 .exec(db)
                 .await?;

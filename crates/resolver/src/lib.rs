@@ -59,11 +59,19 @@ pub struct ServiceSettings {
     pub callbacks: tokens::CallbackUrls,
     /// This replica's name in lease owners.
     pub replica: String,
+    /// The provider catalog: the shipped entries and the operator's (SPEC §11).
+    pub catalog: idp::Catalog,
     /// The most records one tenant may hold (SPEC §13 `MAX_RECORDS_PER_TENANT`).
     pub max_records_per_tenant: u64,
     /// The events outbox and the live bus (SPEC §12).
     pub events: events::Events,
 }
+
+/// Discovery documents cached at once (one per `discoveryURL` in use).
+const DISCOVERY_CACHE_SIZE: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(1024) {
+    Some(size) => size,
+    None => std::num::NonZeroUsize::MIN,
+};
 
 impl Services {
     /// Starts the resolver's services over `db` and `vault`: the save queue and the
@@ -82,6 +90,11 @@ impl Services {
                 idp: tokens::http::IdpClient::new(settings.idp)?,
                 callbacks: settings.callbacks,
                 replica: settings.replica,
+                catalog: std::sync::Arc::new(settings.catalog),
+                discovery: std::sync::Arc::new(idp::DiscoveryCache::new(
+                    DISCOVERY_CACHE_SIZE,
+                    idp::discovery::MAX_TTL,
+                )),
             },
             events: settings.events,
             db,
@@ -102,6 +115,7 @@ impl Services {
 pub struct Query(
     connector_details::query::ConnectorDetailsQuery,
     tokens::query::TokenQuery,
+    tokens::providers::ProvidersQuery,
 );
 
 /// Every mutation of the service.

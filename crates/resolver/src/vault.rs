@@ -28,6 +28,8 @@ pub enum Slot {
     AccessToken,
     RefreshToken,
     PkceVerifier,
+    /// A token's provider values (SPEC §11), kept encrypted like the token.
+    ProviderValues,
 }
 
 impl Slot {
@@ -38,6 +40,7 @@ impl Slot {
             Self::AccessToken => "access_token",
             Self::RefreshToken => "refresh_token",
             Self::PkceVerifier => "pkce_verifier",
+            Self::ProviderValues => "provider_values",
         }
     }
 }

@@ -70,8 +70,11 @@ impl App {
 
 /// Ties the vaulted secrets of records saved before secret bindings existed to the
 /// identity provider their details name now (SPEC §10); a no-op once done.
-pub async fn bind_legacy_secrets(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
-    let bound = resolver::details::binding::backfill(db)
+pub async fn bind_legacy_secrets(
+    db: &sea_orm::DatabaseConnection,
+    catalog: &idp::Catalog,
+) -> anyhow::Result<()> {
+    let bound = resolver::details::binding::backfill(db, catalog)
         .await
         .map_err(|e| {
             anyhow::anyhow!("cannot bind stored secrets to their identity providers: {e}")
@@ -85,9 +88,19 @@ pub async fn bind_legacy_secrets(db: &sea_orm::DatabaseConnection) -> anyhow::Re
     Ok(())
 }
 
-/// Builds the service: connects, migrates, checks that every stored ciphertext's key
-/// is loaded, and assembles the router.
+/// The provider catalog: the shipped entries and `PROVIDERS_FILE`'s; a bad file is an
+/// error naming its line (SPEC §11), which stops the start.
+pub fn load_catalog(config: &Config) -> anyhow::Result<idp::Catalog> {
+    idp::Catalog::load(config.providers_file.as_deref())
+        .map_err(|error| anyhow::anyhow!("PROVIDERS_FILE cannot be used: {error}"))
+}
+
+/// Builds the service: loads the provider catalog, connects, migrates, checks that
+/// every stored ciphertext's key is loaded, and assembles the router.
 pub async fn build(config: &Config) -> anyhow::Result<App> {
+    // First: a bad PROVIDERS_FILE stops the start with its line (SPEC §11), before
+    // anything else is touched.
+    let catalog = load_catalog(config)?;
     let webhooks = crate::webhooks::settings(config)?;
     let keys = devmode::resolve_keys(config)?;
     if keys.dev_jwt {
@@ -105,7 +118,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         .context("database migrations failed")?;
     migrator.close().await?;
     let db = db::connect_with(&url, config.db_max_connections, config.db_acquire_timeout()).await?;
-    bind_legacy_secrets(&db).await?;
+    bind_legacy_secrets(&db, &catalog).await?;
     let unknown = resolver::key_rotation::unknown_key_ids(&db, &vault)
         .await
         .map_err(|e| anyhow::anyhow!("cannot check stored ciphertexts: {e}"))?;
@@ -135,6 +148,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         },
         callbacks: http::callback::urls(config.public_base_url()),
         replica: replica_id(config),
+        catalog,
         max_records_per_tenant: config.limits.max_records_per_tenant,
         events: events::Events::new(
             webhooks.urls.clone(),

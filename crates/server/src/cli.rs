@@ -92,11 +92,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => app::run(config).await,
         Command::Migrate => {
+            let catalog = app::load_catalog(&config)?;
             let db = db::connect(&devmode::database_url(&config)?, 1).await?;
             Migrator::up(&db, None)
                 .await
                 .context("database migrations failed")?;
-            app::bind_legacy_secrets(&db).await?;
+            app::bind_legacy_secrets(&db, &catalog).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

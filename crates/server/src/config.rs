@@ -110,6 +110,10 @@ pub struct Config {
     #[arg(long, env = "IDP_ALLOWED_HOSTS", value_delimiter = ',')]
     pub idp_allowed_hosts: Vec<String>,
 
+    /// An operator's TOML file of further identity providers, in the format of the
+    /// shipped catalog (README "Provider catalog"); a bad file stops the start.
+    #[arg(long, env = "PROVIDERS_FILE")]
+    pub providers_file: Option<PathBuf>,
     /// HTTP(S) proxy for IdP calls; every IdP host must then be in IDP_ALLOWED_HOSTS.
     /// HTTP_PROXY/HTTPS_PROXY of the environment are never used.
     #[arg(long, env = "IDP_PROXY_URL")]
@@ -281,6 +285,7 @@ impl Default for Config {
             callback_rate_limit_burst: 20,
             idp_allow_http: Vec::new(),
             idp_allowed_hosts: Vec::new(),
+            providers_file: None,
             idp_proxy_url: None,
             idp_max_response_bytes: 256 * 1024,
             refresh_interval_seconds: 30.0,

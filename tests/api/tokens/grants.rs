@@ -44,7 +44,10 @@ async fn client_credentials_stores_the_token_encrypted_and_marks_the_record(back
     let record = &payload["connectorDetails"];
     assert_eq!(record["isTokenGenerated"], true);
     assert_eq!(record["tokenStatus"]["grantType"], "CLIENT_CREDENTIALS");
-    assert_eq!(record["tokenStatus"]["tokenType"], "Bearer");
+    assert_eq!(
+        record["tokenStatus"]["tokenType"], "bearer",
+        "shown as sent"
+    );
     assert_eq!(record["tokenStatus"]["hasRefreshToken"], false);
     assert!(record["tokenStatus"]["expiresAt"].is_string());
 
@@ -62,7 +65,7 @@ async fn client_credentials_stores_the_token_encrypted_and_marks_the_record(back
         .data(TOKEN, json!({ "input": key_input(SAMPLE_SPACE) }))
         .await;
     assert_eq!(data["iPackInstanceOauthAccessToken"]["accessToken"], issued);
-    assert_eq!(data["iPackInstanceOauthAccessToken"]["tokenType"], "Bearer");
+    assert_eq!(data["iPackInstanceOauthAccessToken"]["tokenType"], "bearer");
 }
 
 async fn basic_auth_scheme_sends_the_client_credentials_in_the_authorization_header(

@@ -54,7 +54,7 @@ pub async fn save(
         ));
     }
     check_quota(services, key).await?;
-    let masked = details::mask(fields.oauth_connector_details)?;
+    let masked = details::mask(fields.oauth_connector_details, &services.tokens.catalog)?;
     let sealed_client_secret = NewClientSecret::parse(fields.client_secret)?
         .map(|secret| vault.seal(key, Slot::ClientSecret, secret.expose()));
     let now = Utc::now();

@@ -97,6 +97,9 @@ pub struct ConnectorDetails {
     /// The row id, for resolving `tokenStatus`.
     #[graphql(skip)]
     pub record_id: uuid::Uuid,
+    /// The owner's account, for the record key that opens `tokenStatus.providerValues`.
+    #[graphql(skip)]
+    pub account_id: String,
     /// The record's token settings fingerprint; a token issued under others is invalid.
     #[graphql(skip)]
     pub token_fingerprint: String,
@@ -104,6 +107,20 @@ pub struct ConnectorDetails {
     /// (`Some(None)`: no token); `None` leaves `tokenStatus` to read it.
     #[graphql(skip)]
     pub prefetched_token: Option<Option<entity::oauth_token::Model>>,
+}
+
+impl ConnectorDetails {
+    /// The record's key (what its sealed values are bound to).
+    pub fn key(&self) -> RecordKey {
+        RecordKey {
+            space_guid: self.catalog_guid.clone(),
+            account_id: self.account_id.clone(),
+            integration_pack_instance_id: self.integration_pack_instance_id.clone(),
+            process_id: self.process_id.clone(),
+            env_id: self.env_id.clone(),
+            connection_id: self.connection_id.clone(),
+        }
+    }
 }
 
 impl From<entity::connector_details::Model> for ConnectorDetails {
@@ -124,6 +141,7 @@ impl From<entity::connector_details::Model> for ConnectorDetails {
             created_at: m.created_at,
             updated_at: m.updated_at,
             record_id: m.id,
+            account_id: m.account_id,
             token_fingerprint: m.token_settings_fingerprint,
             prefetched_token: None,
         }

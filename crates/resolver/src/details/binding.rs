@@ -2,7 +2,10 @@
 //! the vaulted detail values of a record are tied to where tokens were requested from
 //! when they were saved — the origins (scheme, host, port) of `accessTokenURL`,
 //! `refreshTokenURL` and `authorizationTokenURL`, and the values of `discoveryURL` and
-//! `provider`. The binding's hash is stored beside the ciphertexts
+//! `provider`. A URL the details leave to the catalog entry named by `provider` counts
+//! as the entry's URL with the details' placeholders filled (a `{tenant}` can move a
+//! host), and the endpoints of a `discoveryURL` document are allowed because the
+//! document's URL is bound. The binding's hash is stored beside the ciphertexts
 //! (`connector_details.secret_binding`); this module is the one place that computes
 //! it, compares it (in Rust and in the save's SQL) and says where a secret may go.
 //!
@@ -45,8 +48,13 @@ pub struct SecretBinding {
 
 impl SecretBinding {
     /// The binding of a details object (masked or not: only non-secret keys are read).
-    /// Placeholders (`{tenant}`) are filled first, since a value can move a host.
-    pub fn of(details: &Map<String, Value>) -> Self {
+    /// Placeholders (`{tenant}`) are filled first, since a value can move a host; a URL
+    /// the details do not give is the `provider` entry's of `catalog` (SPEC §11).
+    pub fn of(details: &Map<String, Value>, catalog: &idp::Catalog) -> Self {
+        let provider = details
+            .get("provider")
+            .and_then(Value::as_str)
+            .and_then(|name| catalog.get(name.trim()));
         let mut hasher = Sha256::new();
         let mut origins = BTreeSet::new();
         let mut part = |name: &str, value: Option<&str>| {
@@ -62,7 +70,9 @@ impl SecretBinding {
             }
         };
         for key in URL_KEYS {
-            let origin = text(details, key).map(|template| origin_of(&template, details, key));
+            let origin = text(details, key)
+                .or_else(|| provider.and_then(|p| catalog_url(p, key)))
+                .map(|template| origin_of(&template, details, key));
             part(key, origin.as_deref());
             if let Some(origin) = origin.filter(|o| !o.starts_with(UNPARSED)) {
                 origins.insert(origin);
@@ -79,10 +89,30 @@ impl SecretBinding {
 
     /// The binding of a stored record's details (a text that is not a JSON object has
     /// no URLs).
-    pub fn of_record(record: &Record) -> Self {
-        match serde_json::from_str::<Value>(&record.oauth_connector_details) {
-            Ok(Value::Object(details)) => Self::of(&details),
-            _ => Self::of(&Map::new()),
+    pub fn of_record(record: &Record, catalog: &idp::Catalog) -> Self {
+        Self::of_text(&record.oauth_connector_details, catalog)
+    }
+
+    fn of_text(details: &str, catalog: &idp::Catalog) -> Self {
+        match serde_json::from_str::<Value>(details) {
+            Ok(Value::Object(details)) => Self::of(&details, catalog),
+            _ => Self::of(&Map::new(), catalog),
+        }
+    }
+
+    /// Also allows the endpoints a `discoveryURL` document names: the secrets are tied
+    /// to the document's URL, so to what it says (the hash is unchanged).
+    pub fn allow_discovered(&mut self, metadata: &idp::Metadata) {
+        let endpoints = [
+            metadata.authorization_endpoint.as_deref(),
+            Some(metadata.token_endpoint.as_str()),
+        ];
+        for url in endpoints.into_iter().flatten() {
+            if let Ok(url) = Url::parse(url)
+                && matches!(url.scheme(), "http" | "https")
+            {
+                self.origins.insert(url.origin().ascii_serialization());
+            }
         }
     }
 
@@ -103,6 +133,16 @@ impl SecretBinding {
     pub fn allows(&self, url: &Url) -> bool {
         matches!(url.scheme(), "http" | "https")
             && self.origins.contains(&url.origin().ascii_serialization())
+    }
+}
+
+/// The URL template of `provider` for the details key `key`.
+fn catalog_url(provider: &idp::Provider, key: &str) -> Option<String> {
+    match key {
+        "accessTokenURL" => Some(provider.access_token_url.clone()),
+        "authorizationTokenURL" => Some(provider.authorization_token_url.clone()),
+        "refreshTokenURL" => provider.refresh_token_url.clone(),
+        _ => None,
     }
 }
 
@@ -134,7 +174,7 @@ fn text(details: &Map<String, Value>, key: &str) -> Option<String> {
 /// Computes the binding of records saved before bindings existed (run at start-up,
 /// after migrations): their secrets are tied to the settings they have now. Each
 /// update applies only if the details are still the ones read. Returns the rows bound.
-pub async fn backfill(db: &impl ConnectionTrait) -> ApiResult<u64> {
+pub async fn backfill(db: &impl ConnectionTrait, catalog: &idp::Catalog) -> ApiResult<u64> {
     let mut bound = 0;
     loop {
         let batch: Vec<(uuid::Uuid, String)> = Entity::find()
@@ -151,10 +191,7 @@ pub async fn backfill(db: &impl ConnectionTrait) -> ApiResult<u64> {
         }
         let mut progressed = false;
         for (id, details) in batch {
-            let binding = match serde_json::from_str::<Value>(&details) {
-                Ok(Value::Object(map)) => SecretBinding::of(&map),
-                _ => SecretBinding::of(&Map::new()),
-            };
+            let binding = SecretBinding::of_text(&details, catalog);
             let result = Entity::update_many()
                 .col_expr(
                     Column::SecretBinding,
@@ -183,8 +220,9 @@ mod tests {
     use super::*;
 
     fn binding(details: Value) -> SecretBinding {
+        let catalog = idp::Catalog::shipped().unwrap();
         match details {
-            Value::Object(map) => SecretBinding::of(&map),
+            Value::Object(map) => SecretBinding::of(&map, &catalog),
             _ => unreachable!(),
         }
     }
@@ -246,6 +284,36 @@ mod tests {
             |host: &str| binding(json!({ "accessTokenURL": "https://{host}/token", "host": host }));
         assert_ne!(at("idp.example.com"), at("evil.example.com"));
         assert!(at("idp.example.com").allows(&Url::parse("https://idp.example.com/x").unwrap()));
+    }
+
+    #[test]
+    fn a_catalog_entry_binds_its_urls_with_the_placeholders_filled() {
+        let entra =
+            |tenant: &str| binding(json!({ "provider": "microsoft-entra-id", "tenant": tenant }));
+        let login =
+            Url::parse("https://login.microsoftonline.com/contoso/oauth2/v2.0/token").unwrap();
+        assert!(entra("contoso").allows(&login));
+        assert!(!entra("contoso").allows(&Url::parse("https://evil.example/token").unwrap()));
+        // The details' own URL wins over the entry's.
+        let own =
+            binding(json!({ "provider": "box", "accessTokenURL": "https://idp.example.com/t" }));
+        assert!(own.allows(&Url::parse("https://idp.example.com/t").unwrap()));
+        assert!(!own.allows(&Url::parse("https://api.box.com/oauth2/token").unwrap()));
+    }
+
+    #[test]
+    fn discovered_endpoints_are_allowed_without_moving_the_binding() {
+        let mut b = binding(json!({ "discoveryURL": "https://idp.example.com/.well-known/x" }));
+        let hash = b.hash().to_owned();
+        let token = Url::parse("https://tokens.example.com/token").unwrap();
+        assert!(!b.allows(&token));
+        b.allow_discovered(&idp::Metadata {
+            issuer: None,
+            authorization_endpoint: None,
+            token_endpoint: token.to_string(),
+        });
+        assert!(b.allows(&token));
+        assert_eq!(b.hash(), hash);
     }
 
     #[test]

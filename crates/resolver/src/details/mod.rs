@@ -31,17 +31,6 @@ pub const PLACEHOLDER: &str = "dummyClientSecret";
 /// The largest details string accepted, in bytes (SPEC §4).
 pub const MAX_DETAILS_BYTES: usize = 64 * 1024;
 
-/// Keys whose values never leave the vault, compared case-insensitively and ignoring
-/// `_`/`-`, so `client_secret`, `clientSecret` and `Client-Secret` are all caught.
-const SECRET_NAMES: [&str; 6] = [
-    "clientsecret",
-    "password",
-    "refreshtoken",
-    "accesstoken",
-    "assertion",
-    "privatekey",
-];
-
 /// Known keys whose value, when present, must be a string.
 const STRING_KEYS: [&str; 8] = [
     "baseURL",
@@ -75,10 +64,8 @@ pub struct MaskedDetails {
     pub secret_binding: binding::SecretBinding,
 }
 
-/// Returns true when `key` names a secret (SPEC §4).
-pub fn is_secret_name(key: &str) -> bool {
-    SECRET_NAMES.contains(&normalize(key).as_str())
-}
+/// Whether a key names a secret (SPEC §4): one rule with idp's provider-value filter.
+pub use idp::secret_names::is_secret_name;
 
 /// A key lower-cased without `_` and `-`, as secret names are compared.
 fn normalize(key: &str) -> String {
@@ -88,8 +75,10 @@ fn normalize(key: &str) -> String {
         .collect()
 }
 
-/// Validates `text` as SPEC §4 describes and masks its secret-named values.
-pub fn mask(text: &str) -> ApiResult<MaskedDetails> {
+/// Validates `text` as SPEC §4 describes, and its SPEC §11 switches against `catalog`
+/// (`pkce`, `tokenRequestFormat`, the URL switches, `tokenLifetimeSeconds`,
+/// `provider`), and masks its secret-named values.
+pub fn mask(text: &str, catalog: &idp::Catalog) -> ApiResult<MaskedDetails> {
     if text.len() > MAX_DETAILS_BYTES {
         return Err(invalid(format!(
             "it is larger than {MAX_DETAILS_BYTES} bytes"
@@ -119,8 +108,9 @@ pub fn mask(text: &str) -> ApiResult<MaskedDetails> {
             "refreshAuthScheme must be req_body_params_auth or basic_auth".into(),
         ));
     }
+    idp::validate_switches(object, catalog).map_err(|e| invalid(e.to_string()))?;
     let token_settings = fingerprint::TokenSettings::of(object);
-    let secret_binding = binding::SecretBinding::of(object);
+    let secret_binding = binding::SecretBinding::of(object, catalog);
 
     let mut found = Vec::new();
     collect_secrets(text, text, "", &mut found).map_err(|e| invalid(e.to_string()))?;
@@ -333,6 +323,10 @@ impl<'de> Visitor<'de> for ItemsVisitor {
 mod tests {
     use super::*;
 
+    fn mask(text: &str) -> ApiResult<MaskedDetails> {
+        super::mask(text, &idp::Catalog::shipped().unwrap())
+    }
+
     const SAMPLE: &str = r#"{"baseURL":"https://baseURL.com","companyId":"9341452451293689","clientId":"A","authParams":{"key":"value"},"accessTokenParams":{"key":"value"}}"#;
 
     #[test]
@@ -403,6 +397,15 @@ mod tests {
             r#"{"accessTokenParams":"x"}"#,
             r#"{"scope":5}"#,
             r#"{"refreshAuthScheme":"digest"}"#,
+            r#"{"pkce":"false"}"#,
+            r#"{"tokenRequestFormat":"xml"}"#,
+            r#"{"tokenLifetimeSeconds":0}"#,
+            r#"{"tokenLifetimeSeconds":"3600"}"#,
+            r#"{"refreshTokenURL":"not a url"}"#,
+            r#"{"discoveryURL":5}"#,
+            r#"{"testURL":"ftp://x.example/"}"#,
+            r#"{"provider":"no-such-provider"}"#,
+            r#"{"provider":true}"#,
         ] {
             assert_eq!(
                 mask(bad).unwrap_err().code(),

@@ -1,9 +1,11 @@
 //! The end of the authorization-code flow (SPEC §6): the IdP sent the browser back with
 //! `code` and `state`; the state's pending authorization is consumed (once), the code is
-//! exchanged with the PKCE verifier, and the token is stored. The HTTP page around it is
-//! the server's.
+//! exchanged with the PKCE verifier, and the token is stored with the provider values
+//! of the callback's query (e.g. QuickBooks' `realmId`) and of the token answer
+//! (SPEC §11). The HTTP page around it is the server's.
 
 use entity::connector_details::{Entity as Records, Model as Record};
+use idp::ProviderValues;
 use sea_orm::EntityTrait;
 
 use super::grants;
@@ -29,15 +31,18 @@ pub enum CallbackError {
 }
 
 /// Completes the authorization of `state` with `code`. `path_account` is the account of
-/// `/account/{accountId}/oauth2/callback`, which must own the record.
+/// `/account/{accountId}/oauth2/callback`, which must own the record; `query_values`
+/// are the callback's provider values ([`ProviderValues::from_callback_query`]), kept
+/// with the token under the token answer's own.
 pub async fn complete(
     services: &Services,
     state: &str,
     code: &str,
     path_account: Option<&str>,
+    query_values: ProviderValues,
 ) -> Result<Record, CallbackError> {
     let (pending, record) = take_pending(services, state, path_account).await?;
-    let result = exchange(services, &pending, &record, code).await;
+    let result = exchange(services, &pending, &record, code, query_values).await;
     if result.is_err() {
         states::ended(&services.db, record.id).await?;
     }
@@ -51,6 +56,7 @@ async fn exchange(
     pending: &entity::oauth_state::Model,
     record: &Record,
     code: &str,
+    query_values: ProviderValues,
 ) -> ApiResult<()> {
     if !fingerprint::matches(&pending.fingerprint, &record.token_settings_fingerprint) {
         return Err(ApiError::InvalidConnectorDetails(
@@ -63,8 +69,8 @@ async fn exchange(
         Slot::PkceVerifier,
         &pending.sealed_pkce_verifier,
     )?;
-    let settings = IdpSettings::load(&services.vault, record)?;
-    let issued = grants::exchange_code(
+    let settings = IdpSettings::load(&services.tokens, &services.vault, record).await?;
+    let mut issued = grants::exchange_code(
         &services.tokens.idp,
         &settings,
         code,
@@ -72,6 +78,9 @@ async fn exchange(
         &pending.redirect_uri,
     )
     .await?;
+    let mut values = query_values;
+    values.merge(std::mem::take(&mut issued.provider_values));
+    issued.provider_values = values;
     store::store_generated(
         &services.db,
         &services.events,

@@ -4,13 +4,12 @@
 //! `refreshAuthScheme`. Answers are read by the `idp` crate, which keeps the HTTP
 //! status and `Retry-After` that SPEC §10 classifies failures by.
 
-use std::time::Duration;
-
-use idp::{Capture, Exchange, IdpFailure, TokenRequestFormat};
-use oauth2::basic::{BasicClient, BasicErrorResponse};
+use idp::exchange::{self, Capture, Exchange};
+use idp::{IdpFailure, parse_token_answer};
+use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
     ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -19,14 +18,10 @@ use super::http::{IdpClient, TransportError};
 use super::settings::IdpSettings;
 use crate::error::{ApiError, ApiResult};
 
-/// A token as an IdP issued it.
-pub struct IssuedToken {
-    pub access_token: SecretString,
-    pub refresh_token: Option<SecretString>,
-    pub token_type: String,
-    pub expires_in: Option<Duration>,
-    pub scope: Option<String>,
-}
+/// A token as an IdP issued it, read by idp's tolerant parser (SPEC §11): `expires_in`
+/// as a number or numeric string (else `tokenLifetimeSeconds`), `token_type` as sent,
+/// and the answer's provider values.
+pub type IssuedToken = idp::TokenAnswer;
 
 type TokenClient =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -55,7 +50,7 @@ impl SetByRequest {
         if sends_scope && !settings.scopes.is_empty() {
             names.push("scope");
         }
-        let secret_in_body = settings.client_secret.is_some() && !settings.basic_auth;
+        let secret_in_body = settings.client_secret.is_some() && !settings.basic_auth();
         if secret_in_body || (client_id_without_secret && settings.client_secret.is_none()) {
             names.push("client_id");
         }
@@ -99,14 +94,18 @@ pub fn token_params<'s>(
         .collect()
 }
 
-fn client(settings: &IdpSettings, idp: &IdpClient) -> ApiResult<TokenClient> {
-    let url = settings.token_url()?;
+/// A client for the token endpoint `url` (the token or the refresh endpoint).
+fn client(
+    settings: &IdpSettings,
+    idp: &IdpClient,
+    url: oauth2::url::Url,
+) -> ApiResult<TokenClient> {
     idp.policy()
         .check(&url)
         .map_err(ApiError::InvalidConnectorDetails)?;
     let mut client = BasicClient::new(ClientId::new(settings.require_client_id()?.to_owned()))
         .set_token_uri(TokenUrl::from_url(url))
-        .set_auth_type(if settings.basic_auth {
+        .set_auth_type(if settings.basic_auth() {
             AuthType::BasicAuth
         } else {
             AuthType::RequestBody
@@ -119,17 +118,21 @@ fn client(settings: &IdpSettings, idp: &IdpClient) -> ApiResult<TokenClient> {
 
 /// Adds the `accessTokenParams` to a token request of any grant (refusing a name the
 /// request sets itself, `$set`), sends it through the settings' guarded sender over
-/// `idp` and reads the answer. A macro because the `oauth2` crate's request types of
-/// the grants share these methods but no trait.
+/// `idp` (as JSON when `tokenRequestFormat` says so) and reads the answer with idp's
+/// parser: the `oauth2` crate builds the request, [`Capture`] hands the raw answer
+/// back. A macro because the crate's request types of the grants share these methods
+/// but no trait.
 macro_rules! send {
     ($request:expr, $settings:expr, $idp:expr, $set:expr) => {{
         let mut request = $request;
         for (name, value) in token_params($settings, &$set)? {
             request = request.add_extra_param(name, value);
         }
-        // The settings' guarded sender, owned by the capture (see `Capture`).
-        let capture = Capture::new($settings.sender($idp), TokenRequestFormat::Form);
-        issued(request.request_async(&capture).await)
+        let capture = Capture::new($settings.sender($idp), $settings.request_format());
+        answer(
+            exchange::finish(request.request_async(&capture).await),
+            $settings,
+        )
     }};
 }
 
@@ -140,7 +143,7 @@ fn scopes(settings: &IdpSettings) -> impl Iterator<Item = Scope> + '_ {
 /// `CLIENT_CREDENTIALS` (RFC 6749 §4.4).
 pub async fn client_credentials(idp: &IdpClient, settings: &IdpSettings) -> ApiResult<IssuedToken> {
     settings.require_secret()?;
-    let client = client(settings, idp)?;
+    let client = client(settings, idp, settings.token_url()?)?;
     let request = client
         .exchange_client_credentials()
         .add_scopes(scopes(settings));
@@ -156,7 +159,7 @@ pub async fn password(
     password: &SecretString,
 ) -> ApiResult<IssuedToken> {
     settings.require_secret()?;
-    let client = client(settings, idp)?;
+    let client = client(settings, idp, settings.token_url()?)?;
     let username = ResourceOwnerUsername::new(username.to_owned());
     let password = ResourceOwnerPassword::new(password.expose_secret().to_owned());
     let request = client
@@ -170,10 +173,12 @@ pub async fn password(
 pub struct AuthorizationStart {
     pub url: String,
     pub state: SecretString,
+    /// Empty when the details turned PKCE off (`pkce: false`).
     pub verifier: SecretString,
 }
 
-/// Builds the authorization URL (RFC 6749 §4.1.1 with RFC 7636 S256), `authParams` added.
+/// Builds the authorization URL (RFC 6749 §4.1.1 with RFC 7636 S256 unless `pkce` is
+/// false), the effective `authParams` added (catalog defaults under the details').
 pub fn authorization_url(
     idp: &IdpClient,
     settings: &IdpSettings,
@@ -186,22 +191,26 @@ pub fn authorization_url(
         .map_err(ApiError::InvalidConnectorDetails)?;
     let redirect = RedirectUrl::new(redirect_uri.to_owned())
         .map_err(|_| ApiError::invalid_input("redirectUri", "redirectUri is not a valid URL"))?;
-    let client = client(settings, idp)?
+    let client = client(settings, idp, settings.token_url()?)?
         .set_auth_uri(AuthUrl::from_url(auth_url))
         .set_redirect_uri(redirect);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(CsrfToken::new_random)
-        .add_scopes(scopes(settings))
-        .set_pkce_challenge(challenge);
-    for (name, value) in &settings.auth_params {
+        .add_scopes(scopes(settings));
+    let mut verifier = String::new();
+    if settings.effective.pkce {
+        let (challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+        request = request.set_pkce_challenge(challenge);
+        verifier = pkce_verifier.into_secret();
+    }
+    for (name, value) in &settings.effective.auth_params {
         request = request.add_extra_param(name.as_str(), value.as_str());
     }
     let (url, state) = request.url();
     Ok(AuthorizationStart {
         url: url.to_string(),
         state: SecretString::from(state.into_secret()),
-        verifier: SecretString::from(verifier.into_secret()),
+        verifier: SecretString::from(verifier),
     })
 }
 
@@ -212,7 +221,8 @@ pub fn exchange_sets(settings: &IdpSettings) -> SetByRequest {
     SetByRequest::standard(settings, "authorization code", &own, false)
 }
 
-/// Exchanges an authorization code with its PKCE verifier (RFC 6749 §4.1.3, RFC 7636).
+/// Exchanges an authorization code with its PKCE verifier (RFC 6749 §4.1.3, RFC 7636);
+/// an empty verifier (PKCE was off when the flow started) sends none.
 pub async fn exchange_code(
     idp: &IdpClient,
     settings: &IdpSettings,
@@ -222,63 +232,52 @@ pub async fn exchange_code(
 ) -> ApiResult<IssuedToken> {
     settings.require_secret()?;
     let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(ApiError::internal)?;
-    let client = client(settings, idp)?.set_redirect_uri(redirect);
-    let request = client
-        .exchange_code(AuthorizationCode::new(code.to_owned()))
-        .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()));
+    let client = client(settings, idp, settings.token_url()?)?.set_redirect_uri(redirect);
+    let mut request = client.exchange_code(AuthorizationCode::new(code.to_owned()));
+    if !verifier.expose_secret().is_empty() {
+        request =
+            request.set_pkce_verifier(PkceCodeVerifier::new(verifier.expose_secret().to_owned()));
+    }
     send!(request, settings, idp, exchange_sets(settings))
 }
 
-/// Refreshes with a refresh token (RFC 6749 §6).
+/// Refreshes with a refresh token (RFC 6749 §6), at `refreshTokenURL` when set.
 pub async fn refresh(
     idp: &IdpClient,
     settings: &IdpSettings,
     refresh_token: &SecretString,
 ) -> ApiResult<IssuedToken> {
-    let client = client(settings, idp)?;
+    let client = client(settings, idp, settings.refresh_url()?)?;
     let token = RefreshToken::new(refresh_token.expose_secret().to_owned());
     let set = SetByRequest::standard(settings, "refresh", &["refresh_token"], false);
     send!(client.exchange_refresh_token(&token), settings, idp, set)
 }
 
-/// The outcome of a token request sent through [`idp::Capture`]: the IdP's answer read
-/// and classified by [`idp::parse_token_answer`] (SPEC §10 failure classes, including
-/// `Retry-After`), or the transport's failure (transient: SPEC §10 "network, timeout").
-fn issued<T>(
-    result: Result<T, RequestTokenError<Exchange<TransportError>, BasicErrorResponse>>,
-) -> ApiResult<IssuedToken> {
-    match idp::exchange::finish(result) {
-        Exchange::Answer(response) => answer(&response),
-        Exchange::Transport(transport) => Err(transport_failure(transport)),
-        Exchange::NotSent(_) => Err(transport_failure(TransportError::Build)),
+/// Reads what a token request sent through [`Capture`] came to.
+fn answer(exchange: Exchange<TransportError>, settings: &IdpSettings) -> ApiResult<IssuedToken> {
+    match exchange {
+        Exchange::Answer(response) => answered(&response, settings),
+        Exchange::Transport(err) => Err(unreachable(&err)),
+        Exchange::NotSent(reason) => Err(ApiError::internal(std::io::Error::other(reason))),
     }
 }
 
-/// The error of a request that got no answer: the network's trouble is transient
-/// (SPEC §10), a request refused before it was sent (policy, secret binding) is not.
-pub fn transport_failure(error: TransportError) -> ApiError {
-    match error {
+/// Reads a token endpoint's HTTP answer (any grant, RFC 7523 included): a token, or
+/// `IDP_TOKEN_REQUEST_FAILED` — an HTTP 200 carrying `error` included (SPEC §11) —
+/// whose failure keeps its SPEC §10 class and `Retry-After` for the refresh path.
+pub fn answered(response: &oauth2::HttpResponse, settings: &IdpSettings) -> ApiResult<IssuedToken> {
+    parse_token_answer(response, settings.token_lifetime()).map_err(ApiError::Idp)
+}
+
+/// The error for a transport failure (nothing was read from the IdP): the network's
+/// trouble is transient (SPEC §10); a request refused before it was sent (policy,
+/// secret binding) is not.
+pub fn unreachable(err: &TransportError) -> ApiError {
+    match err {
         TransportError::Refused(_) | TransportError::Build => ApiError::IdpTokenRequestFailed {
             idp_error: None,
-            message: error.to_string(),
+            message: err.to_string(),
         },
         network => ApiError::Idp(IdpFailure::unreachable(network.to_string())),
     }
-}
-
-/// Reads an IdP's answer to a token request of any grant.
-pub fn answer(response: &oauth2::HttpResponse) -> ApiResult<IssuedToken> {
-    let answer = idp::parse_token_answer(response, None).map_err(ApiError::Idp)?;
-    let token_type = answer.token_type;
-    Ok(IssuedToken {
-        access_token: answer.access_token,
-        refresh_token: answer.refresh_token,
-        token_type: if token_type.eq_ignore_ascii_case("bearer") {
-            "Bearer".to_owned()
-        } else {
-            token_type
-        },
-        expires_in: answer.expires_in,
-        scope: answer.scope,
-    })
 }

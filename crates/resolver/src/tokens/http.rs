@@ -140,9 +140,8 @@ impl IdpClient {
 /// The transport of the requests built from one record's settings: before anything is
 /// sent, the request's origin must be one the record's vaulted values are tied to
 /// (SPEC §10). Every token request goes through one, so no code path can send a
-/// vaulted value elsewhere. It owns (cheap) copies of the client and the binding: a
-/// borrowing sender inside `idp::Capture` could not be proven `Send` in the spawned
-/// task a refresh runs in.
+/// vaulted value elsewhere. It owns what it holds (both cheap to clone) so that it
+/// can serve as `idp::Capture`'s transport inside a resolver's `Send` future.
 pub struct GuardedSender {
     idp: IdpClient,
     /// `None` when the settings hold no vaulted value.

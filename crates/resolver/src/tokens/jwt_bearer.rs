@@ -1,6 +1,7 @@
 //! The JWT bearer grant (RFC 7523 §2.1), which the `oauth2` crate lacks: the assertion
-//! (signed RS256 with the caller's key, or unsecured when asked), the form request, and
-//! the standard token response.
+//! (signed RS256 with the caller's key, or unsecured when asked), the form request (as
+//! JSON when `tokenRequestFormat` says so), and the answer read by idp's parser like
+//! every other grant's.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -10,7 +11,7 @@ use oauth2::url::form_urlencoded;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
-use super::grants::{IssuedToken, SetByRequest, token_params};
+use super::grants::{IssuedToken, SetByRequest, answered, token_params, unreachable};
 use super::http::IdpClient;
 use super::settings::IdpSettings;
 use crate::error::{ApiError, ApiResult};
@@ -93,13 +94,16 @@ pub async fn request(
     settings: &IdpSettings,
     assertion: &SecretString,
 ) -> ApiResult<IssuedToken> {
-    let request = build_request(idp, settings, assertion)?;
+    let mut request = build_request(idp, settings, assertion)?;
+    if settings.request_format() == idp::TokenRequestFormat::Json {
+        request = idp::exchange::form_to_json(request);
+    }
     let response = settings
         .sender(idp)
         .send(request)
         .await
-        .map_err(super::grants::transport_failure)?;
-    super::grants::answer(&response)
+        .map_err(|e| unreachable(&e))?;
+    answered(&response, settings)
 }
 
 fn build_request(
@@ -124,7 +128,7 @@ fn build_request(
     let mut basic = None;
     if let Some(secret) = &settings.client_secret {
         let client_id = settings.require_client_id()?;
-        if settings.basic_auth {
+        if settings.basic_auth() {
             // RFC 6749 §2.3.1: both parts form-encoded before base64.
             let user: String = form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
             let pass: String =

@@ -17,7 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::grants::IssuedToken;
-use super::store::expires_at;
+use super::store::{expires_at, seal_values};
 use crate::db_clock;
 use crate::error::ApiResult;
 use crate::record_key::RecordKey;
@@ -66,7 +66,8 @@ pub async fn release(db: &impl ConnectionTrait, lease: &Lease) -> ApiResult<()> 
 
 /// Writes a refreshed token and releases the lease; false when the lease was lost (the
 /// token was regenerated or dropped meanwhile) and nothing was written. A response
-/// without a refresh token keeps the one held.
+/// without a refresh token keeps the one held. `issued.provider_values` are stored as
+/// given: the caller merged them over the held ones.
 pub async fn complete(
     db: &impl ConnectionTrait,
     vault: &Vault,
@@ -79,6 +80,10 @@ pub async fn complete(
         .col_expr(
             Column::SealedAccessToken,
             Expr::value(vault.seal(key, Slot::AccessToken, issued.access_token.expose_secret())),
+        )
+        .col_expr(
+            Column::SealedProviderValues,
+            Expr::value(seal_values(vault, key, &issued.provider_values)),
         )
         .col_expr(Column::TokenType, Expr::value(issued.token_type.clone()))
         .col_expr(Column::ExpiresAt, Expr::value(expires_at(issued, now)))

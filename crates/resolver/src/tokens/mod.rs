@@ -1,6 +1,8 @@
-//! Tokens (SPEC §6, §10): generation with the four grants, the authorization-code
+//! Tokens (SPEC §6, §10, §11): generation with the four grants, the authorization-code
 //! callback, refresh on demand and in the background under a database lease, the
-//! connection states a refresh moves through, revocation, and the runtime's token query. Outbound calls go through [`http::IdpClient`] only.
+//! connection states a refresh moves through, revocation, the runtime's token query,
+//! and the provider catalog. Outbound calls go through [`http::IdpClient`] only,
+//! discovery documents included.
 
 pub mod callback;
 pub mod due;
@@ -11,6 +13,7 @@ pub mod jwt_bearer;
 pub mod lease;
 pub mod mutation;
 pub mod policy;
+pub mod providers;
 pub mod query;
 pub mod refresh;
 pub mod refresher;
@@ -20,8 +23,11 @@ pub mod states;
 pub mod store;
 pub mod types;
 
+use std::fmt;
+use std::sync::Arc;
+
 /// What token work needs besides the database and the vault.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TokenServices {
     /// The outbound client, with the operator's policy.
     pub idp: http::IdpClient,
@@ -29,6 +35,21 @@ pub struct TokenServices {
     pub callbacks: CallbackUrls,
     /// This replica's name in lease owners (diagnostics only; leases are per attempt).
     pub replica: String,
+    /// The shipped providers plus the operator's `PROVIDERS_FILE` (SPEC §11).
+    pub catalog: Arc<idp::Catalog>,
+    /// `discoveryURL` documents, by URL, kept up to an hour.
+    pub discovery: Arc<idp::DiscoveryCache>,
+}
+
+impl fmt::Debug for TokenServices {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenServices")
+            .field("idp", &self.idp)
+            .field("callbacks", &self.callbacks)
+            .field("replica", &self.replica)
+            .field("providers", &self.catalog.providers().len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The server's callback URLs (SPEC §6). The resolver checks a requested `redirectUri`

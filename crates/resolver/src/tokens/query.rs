@@ -2,8 +2,8 @@
 
 use async_graphql::{ComplexObject, Context, Object, Result};
 
-use super::service;
 use super::types::{AccessTokenPayload, TokenStatus};
+use super::{service, store};
 use crate::Services;
 use crate::connector_details::types::{ConnectorDetails, KeyInput};
 use crate::context::caller;
@@ -45,6 +45,18 @@ impl ConnectorDetails {
         Ok(token
             .filter(|t| fingerprint::matches(&t.fingerprint, &self.token_fingerprint))
             .as_ref()
-            .map(TokenStatus::from))
+            .map(|t| TokenStatus::of(t, self.key())))
+    }
+}
+
+#[ComplexObject]
+impl TokenStatus {
+    /// The provider values kept with the token (SPEC §11), a JSON object string, e.g.
+    /// `{"instance_url":"https://eu1.my.salesforce.com"}`; `{}` when there are none.
+    /// Never a secret-named member.
+    async fn provider_values(&self, ctx: &Context<'_>) -> Result<String> {
+        let (key, sealed) = &self.sealed_provider_values;
+        let vault = &Services::of(ctx)?.vault;
+        Ok(store::open_values(vault, key, sealed.as_deref())?.to_json())
     }
 }

@@ -287,13 +287,17 @@ fn count(outcome: &'static str) {
 }
 
 async fn obtain(services: &Services, record: &Record, token: &Token) -> ApiResult<IssuedToken> {
-    let settings = IdpSettings::load(&services.vault, record)?;
+    let vault = &services.vault;
+    let settings = IdpSettings::load(&services.tokens, vault, record).await?;
     let idp = &services.tokens.idp;
-    match store::open_refresh(&services.vault, record, token)? {
+    let mut issued = match store::open_refresh(vault, record, token)? {
         Some(refresh_token) => grants::refresh(idp, &settings, &refresh_token).await,
         None if refreshable(token) => grants::client_credentials(idp, &settings).await,
         None => Err(no_refresh_token()),
-    }
+    }?;
+    let fresh = std::mem::take(&mut issued.provider_values);
+    issued.provider_values = store::merge_values(vault, record, token, fresh)?;
+    Ok(issued)
 }
 
 /// `REAUTHORIZATION_REQUIRED` for a token only a new authorization can renew, with the

@@ -48,8 +48,7 @@ pub async fn generate(
         )));
     }
     let record = find(services, &key).await?;
-    let settings = IdpSettings::load(&services.vault, &record)?;
-    settings.refuse_secret_auth_params()?;
+    let settings = IdpSettings::load(&services.tokens, &services.vault, &record).await?;
     let idp = &services.tokens.idp;
     let issued = match input.grant_type {
         GrantType::AuthorizationCode => {
@@ -274,10 +273,16 @@ pub async fn read(services: &Services, key: &RecordKey) -> ApiResult<AccessToken
         });
     }
     let access = store::open_access(&services.vault, &record, &token)?;
+    let values = store::open_values(
+        &services.vault,
+        key,
+        token.sealed_provider_values.as_deref(),
+    )?;
     Ok(AccessTokenPayload {
         access_token: access.expose_secret().to_owned(),
         token_type: token.token_type,
         expires_at: token.expires_at,
+        provider_values: values.to_json(),
     })
 }
 

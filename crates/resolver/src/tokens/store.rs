@@ -1,12 +1,13 @@
-//! Database work for held tokens (SPEC §5, §6): storing an issued token sealed under the
-//! record's key and reading the token that is still valid for the record's settings.
-//! A save that changes the settings deletes the token itself (`details::fingerprint`);
-//! a reader never deletes one, since its copy of the record may be older than the
-//! token it would delete (SPEC §10).
+//! Database work for held tokens (SPEC §5, §6): storing an issued token and its
+//! provider values (SPEC §11) sealed under the record's key, and reading the token that
+//! is still valid for the record's settings. A save that changes the settings deletes
+//! the token itself (`details::fingerprint`); a reader never deletes one, since its
+//! copy of the record may be older than the token it would delete (SPEC §10).
 
 use chrono::{DateTime, Utc};
 use entity::connector_details::{self, Model as Record};
 use entity::oauth_token::{ActiveModel, Column, Entity, Model};
+use idp::ProviderValues;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -54,6 +55,7 @@ pub async fn store_generated(
             .refresh_token
             .as_ref()
             .map(|t| vault.seal(&key, Slot::RefreshToken, t.expose_secret()))),
+        sealed_provider_values: Set(seal_values(vault, &key, &issued.provider_values)),
         token_type: Set(issued.token_type.clone()),
         scope: Set(issued.scope.clone()),
         expires_at: Set(expires_at(issued, now)),
@@ -97,6 +99,7 @@ pub async fn store_generated(
                     Column::GrantType,
                     Column::SealedAccessToken,
                     Column::SealedRefreshToken,
+                    Column::SealedProviderValues,
                     Column::TokenType,
                     Column::Scope,
                     Column::ExpiresAt,
@@ -196,4 +199,38 @@ pub fn open_refresh(
         Slot::RefreshToken,
         &token.sealed_refresh_token,
     )
+}
+
+/// The sealed column value of `values` at `key`; none when there are none.
+pub fn seal_values(vault: &Vault, key: &RecordKey, values: &ProviderValues) -> Option<String> {
+    (!values.is_empty()).then(|| vault.seal(key, Slot::ProviderValues, &values.to_json()))
+}
+
+/// The provider values sealed at `key` (empty when none are held).
+pub fn open_values(
+    vault: &Vault,
+    key: &RecordKey,
+    sealed: Option<&str>,
+) -> ApiResult<ProviderValues> {
+    let Some(sealed) = sealed else {
+        return Ok(ProviderValues::default());
+    };
+    let json = vault
+        .open(key, Slot::ProviderValues, sealed)
+        .map_err(ApiError::internal)?;
+    ProviderValues::from_json(json.expose_secret()).map_err(ApiError::internal)
+}
+
+/// `fresh` over the values held with `token` (SPEC §11: a refresh merges its values
+/// over the held ones).
+pub fn merge_values(
+    vault: &Vault,
+    record: &Record,
+    token: &Model,
+    fresh: ProviderValues,
+) -> ApiResult<ProviderValues> {
+    let key = RecordKey::of(record);
+    let mut held = open_values(vault, &key, token.sealed_provider_values.as_deref())?;
+    held.merge(fresh);
+    Ok(held)
 }

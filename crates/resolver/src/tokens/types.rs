@@ -42,6 +42,17 @@ impl GrantType {
     }
 }
 
+impl From<idp::GrantType> for GrantType {
+    fn from(grant: idp::GrantType) -> Self {
+        match grant {
+            idp::GrantType::AuthorizationCode => Self::AuthorizationCode,
+            idp::GrantType::ClientCredentials => Self::ClientCredentials,
+            idp::GrantType::Password => Self::Password,
+            idp::GrantType::JwtBearer => Self::JwtBearer,
+        }
+    }
+}
+
 /// The connector an iPack uses (SPEC §6 matrix).
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectorType {
@@ -153,13 +164,18 @@ pub struct GeneratePayload {
 #[graphql(name = "IPackInstanceOauthAccessToken")]
 pub struct AccessTokenPayload {
     pub access_token: String,
+    /// As the IdP sent it (any case); `Bearer` when it sent none.
     pub token_type: String,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The provider values kept with the token (SPEC §11), a JSON object string:
+    /// e.g. Salesforce's `instance_url`, QuickBooks' `realmId`.
+    pub provider_values: String,
 }
 
-/// What a record's held token looks like, never the token itself.
+/// What a record's held token looks like, never the token itself. `providerValues` is
+/// resolved (opened from the vault) only when asked for.
 #[derive(SimpleObject)]
-#[graphql(name = "IPackInstanceOauthTokenStatus")]
+#[graphql(name = "IPackInstanceOauthTokenStatus", complex)]
 pub struct TokenStatus {
     pub grant_type: Option<GrantType>,
     pub token_type: String,
@@ -169,11 +185,17 @@ pub struct TokenStatus {
     pub last_refreshed_at: Option<DateTime<Utc>>,
     /// Why the last refresh failed, if it did; cleared by a successful one.
     pub last_error: Option<String>,
+    /// The record's key and the sealed provider values, opened by the
+    /// `providerValues` resolver.
+    #[graphql(skip)]
+    pub sealed_provider_values: (RecordKey, Option<String>),
 }
 
-impl From<&entity::oauth_token::Model> for TokenStatus {
-    fn from(m: &entity::oauth_token::Model) -> Self {
+impl TokenStatus {
+    /// The status of `m`, the token row of the record at `key`.
+    pub fn of(m: &entity::oauth_token::Model, key: RecordKey) -> Self {
         Self {
+            sealed_provider_values: (key, m.sealed_provider_values.clone()),
             grant_type: GrantType::parse(&m.grant_type),
             token_type: m.token_type.clone(),
             scope: m.scope.clone(),

@@ -41,13 +41,20 @@ pub fn urls(public_base_url: String) -> CallbackUrls {
     }
 }
 
-/// The query string an IdP sends back (RFC 6749 §4.1.2).
+/// The query string an IdP sends back (RFC 6749 §4.1.2), every pair kept: the ones
+/// besides `code`, `state`, `error*` and `iss` are provider values (SPEC §11).
 #[derive(Deserialize)]
-pub struct CallbackParams {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
+#[serde(transparent)]
+pub struct CallbackParams(Vec<(String, String)>);
+
+impl CallbackParams {
+    /// The last value of `name`.
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .rfind(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    }
 }
 
 /// `/oauth2/callback`.
@@ -113,23 +120,24 @@ async fn handle(
         ));
     };
     let services = &state.services;
-    if let Some(error) = params.error {
+    if let Some(error) = params.get("error") {
         // The IdP refused (e.g. the user denied access): the state is spent either way.
-        if let Some(s) = &params.state
+        if let Some(s) = &params.get("state")
             && let Err(err) = callback::abandon(services, s).await
         {
             tracing::warn!(error = %err, "cannot discard the state of a refused authorization");
         }
-        let description = params.error_description.unwrap_or_default();
+        let description = params.get("error_description").unwrap_or_default();
         return page(Outcome::failure(&error, &description));
     }
-    let (Some(code), Some(s)) = (params.code, params.state) else {
+    let (Some(code), Some(s)) = (params.get("code"), params.get("state")) else {
         return page(Outcome::failure(
             "invalid_request",
             "The callback lacks the code or state parameter.",
         ));
     };
-    match callback::complete(services, &s, &code, account.as_deref()).await {
+    let values = idp::ProviderValues::from_callback_query(params.0);
+    match callback::complete(services, &s, &code, account.as_deref(), values).await {
         Ok(_) => page(Outcome::Success),
         Err(CallbackError::UnknownState) => page(Outcome::failure(
             "invalid_state",
