@@ -8,6 +8,7 @@ mod m20261123_000001_create_connector_details;
 mod m20261123_000002_create_oauth_tokens;
 mod m20261202_000010_create_connection_events;
 mod m20261202_000020_connector_details_key_hash;
+mod m20261202_000030_connection_lifecycle;
 mod m20261202_000040_settings_changes;
 mod m20261202_000050_token_provider_values;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_oauth_tokens::Migration),
             Box::new(m20261202_000010_create_connection_events::Migration),
             Box::new(m20261202_000020_connector_details_key_hash::Migration),
+            Box::new(m20261202_000030_connection_lifecycle::Migration),
             Box::new(m20261202_000040_settings_changes::Migration),
             Box::new(m20261202_000050_token_provider_values::Migration),
         ]

@@ -2,8 +2,9 @@
 //! real IdP checks — client authentication (body or Basic, never both), the PKCE
 //! verifier against the challenge, the redirect URI, the JWT bearer assertion's
 //! signature and claims, single use of authorization codes and of rotating refresh
-//! tokens — and records every token request, with knobs for errors, slowness, expiry,
-//! and for behaving like each provider family of SPEC §11 (string or missing
+//! tokens — and records every token request, with knobs for errors (with `Retry-After`),
+//! slowness (of refreshes alone too), expiry, a switch that revokes every grant at the
+//! provider, and for behaving like each provider family of SPEC §11 (string or missing
 //! `expires_in`, extra answer members, callback values, PKCE refused, JSON bodies).
 //!
 //! Routes: `/authorize` and `/token` (also under `/{tenant}/…`, for catalog entries
@@ -70,8 +71,12 @@ pub struct Knobs {
     pub omit_refresh_token_on_refresh: bool,
     /// Answer every token request with this `(status, error, description)`.
     pub fail_with: Option<(u16, String, String)>,
+    /// Send this `Retry-After` with a `fail_with` answer.
+    pub retry_after: Option<String>,
     /// Wait this long before answering token requests.
     pub delay: Duration,
+    /// Wait this much longer before answering refresh requests.
+    pub refresh_delay: Duration,
     /// The RSA public key (PEM) JWT bearer assertions must be signed with.
     pub assertion_key: Option<String>,
     /// Accept unsecured (`alg: none`) assertions.
@@ -99,7 +104,9 @@ impl Default for Knobs {
             issue_refresh_tokens: true,
             omit_refresh_token_on_refresh: false,
             fail_with: None,
+            retry_after: None,
             delay: Duration::ZERO,
+            refresh_delay: Duration::ZERO,
             assertion_key: None,
             accept_unsigned: false,
             expires_in_as: ExpiresIn::Number,
@@ -130,6 +137,8 @@ struct Ledger {
     issued_access_tokens: Vec<String>,
     issued_refresh_tokens: Vec<String>,
     requests: Vec<SeenRequest>,
+    /// Token requests received (counted before any delay).
+    started: u32,
     counter: u64,
 }
 
@@ -221,6 +230,17 @@ impl IdpDouble {
     /// Every token request seen so far.
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.0.ledger.lock().unwrap().requests.clone()
+    }
+
+    /// Token requests received so far, answered or not (counted before any delay).
+    pub fn started_requests(&self) -> u32 {
+        self.0.ledger.lock().unwrap().started
+    }
+
+    /// An administrator revokes every grant at the provider: each refresh token issued
+    /// so far is refused with `invalid_grant` from now on.
+    pub fn revoke_refresh_tokens(&self) {
+        self.0.ledger.lock().unwrap().live_refresh_tokens.clear();
     }
 
     /// Every refresh token presented so far, in order.
@@ -441,17 +461,18 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (delay, failure, reject_pkce, require_json, known_secret) = {
+    double.0.ledger.lock().unwrap().started += 1;
+    let (mut delay, failure, retry_after, reject_pkce, require_json, known_secret) = {
         let knobs = double.0.knobs.lock().unwrap();
         (
             knobs.delay,
             knobs.fail_with.clone(),
+            knobs.retry_after.clone(),
             knobs.reject_pkce,
             knobs.require_json,
             knobs.client_secret.clone(),
         )
     };
-    tokio::time::sleep(delay).await;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -465,6 +486,10 @@ async fn token(
         );
     };
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
+    if grant_type == "refresh_token" {
+        delay += double.0.knobs.lock().unwrap().refresh_delay;
+    }
+    tokio::time::sleep(delay).await;
     let auth = client_auth(&headers, &params, &known_secret);
     double.0.ledger.lock().unwrap().requests.push(SeenRequest {
         grant_type: grant_type.clone(),
@@ -474,7 +499,13 @@ async fn token(
         content_type: content_type.clone(),
     });
     if let Some((status, error, description)) = failure {
-        return oauth_error(StatusCode::from_u16(status).unwrap(), &error, &description);
+        let mut response = oauth_error(StatusCode::from_u16(status).unwrap(), &error, &description);
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.parse().unwrap());
+        }
+        return response;
     }
     if require_json && !content_type.starts_with("application/json") {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "JSON expected");

@@ -36,6 +36,10 @@ pub struct Model {
     /// (SPEC §10); none for a row saved before bindings existed, until backfilled.
     pub secret_binding: Option<String>,
     pub is_token_generated: bool,
+    /// The connection's state (SPEC §10), the GraphQL name of a `ConnectionStatus`.
+    pub connection_status: String,
+    /// When `connection_status` last changed; none until the first change.
+    pub connection_status_changed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

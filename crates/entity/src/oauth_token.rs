@@ -40,7 +40,14 @@ pub struct Model {
     pub next_attempt_at: Option<DateTimeUtc>,
     /// Who holds the refresh lease, if anyone.
     pub lease_owner: Option<String>,
+    /// From the database's clock, so replicas with skewed clocks agree (SPEC §10).
     pub lease_expires_at: Option<DateTimeUtc>,
+    /// Set when only a new authorization can renew the token (SPEC §10
+    /// `NEEDS_REAUTHORIZATION`): the IdP refused the grant, or the token expired with
+    /// nothing to renew it. The background refresher leaves such a token alone.
+    pub reauthorization_required_at: Option<DateTimeUtc>,
+    /// The IdP's `error` code of the last failed refresh, when it sent one.
+    pub last_idp_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,4 @@
-//! The one list of error codes (SPEC §7, plus the Apollo APQ protocol's two): what
+//! The one list of error codes (SPEC §7 and §10, plus the Apollo APQ protocol's two): what
 //! every layer answers in `extensions.code` and what metrics use as outcome labels.
 //! No other copy of a code's text exists in the service.
 
@@ -17,6 +17,7 @@ pub enum Code {
     GrantTypeNotSupported,
     ClientSecretRequired,
     IdpTokenRequestFailed,
+    ReauthorizationRequired,
     TestRequestFailed,
     RateLimited,
     DatabaseUnavailable,
@@ -29,7 +30,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in SPEC §7 order.
-    pub const ALL: [Code; 19] = [
+    pub const ALL: [Code; 20] = [
         Self::Unauthorized,
         Self::TokenExpired,
         Self::MissingSpaceId,
@@ -42,6 +43,7 @@ impl Code {
         Self::GrantTypeNotSupported,
         Self::ClientSecretRequired,
         Self::IdpTokenRequestFailed,
+        Self::ReauthorizationRequired,
         Self::TestRequestFailed,
         Self::RateLimited,
         Self::DatabaseUnavailable,
@@ -66,6 +68,7 @@ impl Code {
             Self::GrantTypeNotSupported => "GRANT_TYPE_NOT_SUPPORTED",
             Self::ClientSecretRequired => "CLIENT_SECRET_REQUIRED",
             Self::IdpTokenRequestFailed => "IDP_TOKEN_REQUEST_FAILED",
+            Self::ReauthorizationRequired => "REAUTHORIZATION_REQUIRED",
             Self::TestRequestFailed => "TEST_REQUEST_FAILED",
             Self::RateLimited => "RATE_LIMITED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",

@@ -35,6 +35,16 @@ pub enum ApiError {
         idp_error: Option<String>,
         message: String,
     },
+    /// A token request failed; the IdP's answer classified (SPEC §10). The message
+    /// is the IdP's cleaned description (its `error` code goes to `idpError`).
+    #[error("the identity provider refused the token request: {}", idp_message(.0))]
+    Idp(idp::IdpFailure),
+    /// Only a new authorization can renew the connection's token (SPEC §10).
+    #[error("{message}")]
+    ReauthorizationRequired {
+        idp_error: Option<String>,
+        message: String,
+    },
     #[error("this tenant already holds {0} records, the most allowed; delete some first")]
     QuotaExceeded(u64),
     #[error("the database is unavailable; try again shortly")]
@@ -55,10 +65,21 @@ impl ApiError {
             Self::Unauthorized(_) => Code::Unauthorized,
             Self::GrantTypeNotSupported(_) => Code::GrantTypeNotSupported,
             Self::ClientSecretRequired => Code::ClientSecretRequired,
-            Self::IdpTokenRequestFailed { .. } => Code::IdpTokenRequestFailed,
+            Self::IdpTokenRequestFailed { .. } | Self::Idp(_) => Code::IdpTokenRequestFailed,
+            Self::ReauthorizationRequired { .. } => Code::ReauthorizationRequired,
             Self::QuotaExceeded(_) => Code::QuotaExceeded,
             Self::DatabaseUnavailable(_) => Code::DatabaseUnavailable,
             Self::Internal(_) => Code::GenericSystemError,
+        }
+    }
+
+    /// The IdP's `error` code behind this error, when there is one (`extensions.idpError`).
+    pub fn idp_error(&self) -> Option<&str> {
+        match self {
+            Self::IdpTokenRequestFailed { idp_error, .. }
+            | Self::ReauthorizationRequired { idp_error, .. } => idp_error.as_deref(),
+            Self::Idp(failure) => failure.idp_error(),
+            _ => None,
         }
     }
 
@@ -124,14 +145,20 @@ impl From<ApiError> for async_graphql::Error {
                 ApiError::IPackInstanceIdInvalid(_) => {
                     ext.set("field", "integrationPackInstanceId")
                 }
-                ApiError::IdpTokenRequestFailed {
-                    idp_error: Some(idp),
-                    ..
-                } => ext.set("idpError", idp.as_str()),
                 _ => {}
+            }
+            if let Some(idp) = err.idp_error() {
+                ext.set("idpError", idp);
             }
         })
     }
+}
+
+/// The IdP's description of a failure, else its code (never its raw body).
+fn idp_message(failure: &idp::IdpFailure) -> String {
+    failure
+        .description()
+        .map_or_else(|| failure.to_string(), str::to_owned)
 }
 
 /// The result type of resolver-facing services.

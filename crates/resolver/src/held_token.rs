@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
+use crate::lifecycle::{self, ConnectionStatus};
 
 /// The token row of `connector_id`, whatever its fingerprint.
 pub async fn row(
@@ -37,8 +38,9 @@ pub async fn rows(
         .collect())
 }
 
-/// Drops the token and pending authorizations of `connector_id`, and clears
-/// `isTokenGenerated` (revoke, reset — SPEC §3).
+/// Drops the token and pending authorizations of `connector_id`, clears
+/// `isTokenGenerated` (revoke, reset — SPEC §3), and leaves the connection
+/// `NOT_CONNECTED` (SPEC §10).
 pub async fn drop_tokens(db: &impl ConnectionTrait, connector_id: Uuid) -> ApiResult<()> {
     oauth_token::Entity::delete_many()
         .filter(oauth_token::Column::ConnectorId.eq(connector_id))
@@ -60,5 +62,6 @@ pub async fn drop_tokens(db: &impl ConnectionTrait, connector_id: Uuid) -> ApiRe
         .filter(connector_details::Column::Id.eq(connector_id))
         .exec(db)
         .await?;
+    lifecycle::enter(db, connector_id, ConnectionStatus::NotConnected).await?;
     Ok(())
 }

@@ -204,6 +204,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             interval: config.refresh_interval(),
             ahead: std::time::Duration::from_secs(config.refresh_ahead_seconds),
             batch: 100,
+            concurrency: config.refresh_concurrency.max(1),
         },
         shutdown_grace: config.shutdown_grace(),
         connections: ConnectionLimits {

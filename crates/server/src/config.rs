@@ -131,6 +131,11 @@ pub struct Config {
     #[arg(long, env = "REFRESH_AHEAD_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub refresh_ahead_seconds: u64,
 
+    /// Background refreshes in flight at once on this replica (SPEC §10); one tenant
+    /// gets at most half of them, so another tenant's refresh always finds a free slot.
+    #[arg(long, env = "REFRESH_CONCURRENCY", default_value_t = 8)]
+    pub refresh_concurrency: usize,
+
     /// This replica's name in refresh leases (diagnostics); default host name and pid.
     /// 1–64 characters of `A-Z a-z 0-9 . _ -`.
     #[arg(long, env = "REPLICA_ID", value_parser = parse_replica_id)]
@@ -285,6 +290,7 @@ impl Default for Config {
             idp_max_response_bytes: 256 * 1024,
             refresh_interval_seconds: 30.0,
             refresh_ahead_seconds: 300,
+            refresh_concurrency: 8,
             replica_id: None,
             webhook_urls: Vec::new(),
             webhook_secret: None,

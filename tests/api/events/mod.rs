@@ -1,6 +1,7 @@
 //! Connection events (SPEC §12): signed webhooks from the outbox against a receiver on
 //! 127.0.0.1, and GraphQL subscriptions over a real WebSocket client.
 
+mod lifecycle;
 mod subscriptions;
 mod webhooks;
 

@@ -87,7 +87,8 @@ async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
     let ok = r#"spaces_oauth_idp_requests_total{outcome="2xx"}"#;
     let refused = r#"spaces_oauth_idp_requests_total{outcome="4xx"}"#;
     let refreshed = r#"spaces_oauth_token_refreshes_total{outcome="refreshed"}"#;
-    let failed = r#"spaces_oauth_token_refreshes_total{outcome="failed"}"#;
+    // invalid_grant is a terminal refusal (SPEC §10).
+    let failed = r#"spaces_oauth_token_refreshes_total{outcome="terminal"}"#;
     let before = scrape(&app).await;
 
     let input = generate_input(SAMPLE_SPACE, "PASSWORD")
@@ -107,6 +108,17 @@ async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
     assert_eq!(delta(refreshed), 1.0, "{after}");
     assert_eq!(delta(failed), 1.0, "{after}");
     assert!(after.contains("spaces_oauth_idp_request_duration_seconds_bucket"));
+    // Connections by status, every status present (computed at scrape).
+    for status in [
+        "NOT_CONNECTED",
+        "PENDING_AUTHORIZATION",
+        "ACTIVE",
+        "REFRESH_FAILING",
+        "NEEDS_REAUTHORIZATION",
+    ] {
+        let series = format!(r#"spaces_oauth_connections{{status="{status}"}}"#);
+        assert!(after.contains(&series), "missing {series} in:\n{after}");
+    }
     for secret in [crate::idp_double::CLIENT_SECRET, PASSWORD] {
         assert!(!after.contains(secret));
     }

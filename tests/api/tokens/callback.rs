@@ -84,7 +84,7 @@ async fn callbacks_from_one_address_over_its_rate_are_refused_with_429(backend: 
 }
 
 /// Starts the flow; the authorization URL.
-async fn start(ui: &Tenant<'_>, input: Value) -> String {
+pub(super) async fn start(ui: &Tenant<'_>, input: Value) -> String {
     let body = generate(ui, input).await;
     let payload = &body["data"]["generateIPackInstanceOauthAccessToken"];
     assert_eq!(payload["status"], "PENDING_AUTHORIZATION", "{body}");
@@ -93,7 +93,7 @@ async fn start(ui: &Tenant<'_>, input: Value) -> String {
 }
 
 /// Opens the authorization URL like a browser would; the redirect's query pairs.
-async fn authorize(url: &str) -> (String, Vec<(String, String)>) {
+pub(super) async fn authorize(url: &str) -> (String, Vec<(String, String)>) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -106,7 +106,7 @@ async fn authorize(url: &str) -> (String, Vec<(String, String)>) {
     (parsed.path().to_owned(), pairs)
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -114,7 +114,11 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-async fn callback(app: &TestApp, path: &str, query: &[(&str, &str)]) -> (StatusCode, String) {
+pub(super) async fn callback(
+    app: &TestApp,
+    path: &str,
+    query: &[(&str, &str)],
+) -> (StatusCode, String) {
     let response = app
         .request(Method::GET, path)
         .query(query)

@@ -1,8 +1,14 @@
-//! Token generation and upkeep (SPEC §3, §6) against the IdP double: every grant, the
-//! callback, the connector matrix, refresh, revoke, invalidation, the runtime's query,
-//! two replicas on one database, and secrets kept out of the database and the log.
+//! Token generation and upkeep (SPEC §3, §6, §10) against the IdP double: every grant,
+//! the callback, the connector matrix, refresh, revoke, invalidation, the runtime's
+//! query, connection states and failure classes, refreshes that outlive their caller,
+//! the refresher's fairness, two replicas on one database, and secrets kept out of the
+//! database and the log.
 
 mod callback;
+mod connection_status;
+mod durability;
+mod failures;
+mod fairness;
 mod grants;
 mod identity_provider;
 mod refresh;
@@ -113,6 +119,13 @@ pub async fn client_credentials(ui: &Tenant<'_>, connection: &str) -> Value {
 /// The generate input for the sample key and `grant`.
 pub fn generate_input(space: &str, grant: &str) -> Value {
     key_input(space).with("grantType", grant)
+}
+
+/// The generate input of the password grant with the double's resource owner.
+pub fn password_input() -> Value {
+    generate_input(SAMPLE_SPACE, "PASSWORD")
+        .with("username", idp_double::USERNAME)
+        .with("password", idp_double::PASSWORD)
 }
 
 /// Generates with `input`; the whole response body.

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::idp_double::{Knobs, PASSWORD, USERNAME};
+use crate::idp_double::Knobs;
 
 backend_tests!(
     the_token_query_needs_the_token_read_scope_and_stays_in_the_tenant,
@@ -17,12 +17,6 @@ backend_tests!(
     changing_the_client_id_invalidates_the_token_but_an_unchanged_save_keeps_it,
     the_list_shows_each_records_own_token_status,
 );
-
-fn password_input() -> serde_json::Value {
-    generate_input(SAMPLE_SPACE, "PASSWORD")
-        .with("username", USERNAME)
-        .with("password", PASSWORD)
-}
 
 async fn read_token(app: &TestApp) -> serde_json::Value {
     runtime(app, ACCOUNT, SAMPLE_SPACE)
@@ -166,7 +160,8 @@ async fn a_failed_refresh_keeps_the_valid_token_and_records_the_error(backend: B
     generate(&ui, password_input()).await;
     let held = idp.last_access_token().unwrap();
 
-    idp.set(|k| k.fail_with = Some((400, "invalid_grant".into(), "refresh token revoked".into())));
+    // A transient failure (SPEC §10); terminal ones are in `failures`.
+    idp.set(|k| k.fail_with = Some((503, "server_error".into(), "the IdP is down".into())));
     let (_, _, body) = ui
         .graphql(REFRESH, json!({ "input": key_input(SAMPLE_SPACE) }))
         .await;
@@ -174,7 +169,7 @@ async fn a_failed_refresh_keeps_the_valid_token_and_records_the_error(backend: B
         error_code(&body).as_deref(),
         Some("IDP_TOKEN_REQUEST_FAILED")
     );
-    assert_eq!(body["errors"][0]["extensions"]["idpError"], "invalid_grant");
+    assert_eq!(body["errors"][0]["extensions"]["idpError"], "server_error");
 
     let record = status(&ui).await;
     assert_eq!(record["isTokenGenerated"], true);
@@ -182,7 +177,7 @@ async fn a_failed_refresh_keeps_the_valid_token_and_records_the_error(backend: B
         record["tokenStatus"]["lastError"]
             .as_str()
             .unwrap()
-            .contains("refresh token revoked")
+            .contains("the IdP is down")
     );
     assert_eq!(read_token(&app).await["accessToken"], held);
     let row = token_row(&app).await.unwrap();

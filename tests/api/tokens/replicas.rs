@@ -1,6 +1,8 @@
-//! Two server instances on one database with short-lived tokens (SPEC §6, §9): reads on
+//! Two server instances on one database with short-lived tokens and rotating single-use
+//! refresh tokens, many connections over several tenants (SPEC §6, §9, §10): reads on
 //! both and both background refreshers race for the same tokens, yet each refresh is
-//! done by one replica — no refresh token is presented twice and no refresh fails.
+//! done by one replica — no refresh token is presented twice, no refresh fails, and no
+//! connection ends in `NEEDS_REAUTHORIZATION`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -14,6 +16,7 @@ use crate::idp_double::{Knobs, PASSWORD, USERNAME};
 backend_tests!(two_replicas_refresh_each_token_once_and_never_fail);
 
 const CONNECTIONS: [&str; 3] = ["c1", "c2", "c3"];
+const TENANTS: [&str; 3] = ["acct-r1", "acct-r2", "acct-r3"];
 
 fn key(connection: &str) -> Value {
     key_input(SAMPLE_SPACE).with("connectionId", connection)
@@ -68,36 +71,41 @@ async fn two_replicas_refresh_each_token_once_and_never_fail(backend: Backend) {
         let _ = stopped_b.await;
     }));
 
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    for connection in CONNECTIONS {
-        save_with_secret(&ui, &idp, connection, crate::idp_double::CLIENT_SECRET).await;
-        let body = generate(
-            &ui,
-            key(connection)
-                .with("grantType", "PASSWORD")
-                .with("username", USERNAME)
-                .with("password", PASSWORD),
-        )
-        .await;
-        assert!(body.get("errors").is_none(), "{body}");
+    for account in TENANTS {
+        let ui = app.tenant(account, SAMPLE_SPACE);
+        for connection in CONNECTIONS {
+            save_with_secret(&ui, &idp, connection, crate::idp_double::CLIENT_SECRET).await;
+            let body = generate(
+                &ui,
+                key(connection)
+                    .with("grantType", "PASSWORD")
+                    .with("username", USERNAME)
+                    .with("password", PASSWORD),
+            )
+            .await;
+            assert!(body.get("errors").is_none(), "{body}");
+        }
     }
 
     // Two readers per replica for four seconds: every read finds a token expiring within
     // 60 s and refreshes it, while both background refreshers do the same.
-    let reader_token = runtime(&app, ACCOUNT, SAMPLE_SPACE).token;
     let deadline = Instant::now() + Duration::from_secs(4);
     let mut readers = Vec::new();
     for (n, address) in [app.address, app.address, address_b, address_b]
         .into_iter()
         .enumerate()
     {
-        let token = reader_token.clone();
+        let tokens: Vec<String> = TENANTS
+            .iter()
+            .map(|account| runtime(&app, account, SAMPLE_SPACE).token)
+            .collect();
         readers.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut reads = 0;
             while Instant::now() < deadline {
                 let connection = CONNECTIONS[(n + reads) % CONNECTIONS.len()];
-                let body = read(&client, address, &token, connection).await;
+                let token = &tokens[(n + reads / CONNECTIONS.len()) % tokens.len()];
+                let body = read(&client, address, token, connection).await;
                 assert!(body.get("errors").is_none(), "read failed: {body}");
                 reads += 1;
             }
@@ -122,7 +130,7 @@ async fn two_replicas_refresh_each_token_once_and_never_fail(backend: Backend) {
     );
     assert_eq!(idp.refused_refreshes(), 0);
     assert!(
-        presented.len() >= 6,
+        presented.len() >= 18,
         "only {} refreshes for {reads} reads",
         presented.len()
     );
@@ -132,13 +140,21 @@ async fn two_replicas_refresh_each_token_once_and_never_fail(backend: Backend) {
         .all(app.db())
         .await
         .unwrap();
-    assert_eq!(rows.len(), CONNECTIONS.len());
+    assert_eq!(rows.len(), CONNECTIONS.len() * TENANTS.len());
     let now = chrono::Utc::now();
     for row in rows {
         assert!(row.last_error.is_none(), "{:?}", row.last_error);
         assert!(
             row.expires_at.unwrap() > now,
             "the background refresh fell behind"
+        );
+    }
+
+    for record in app.records().await {
+        assert_eq!(
+            record.connection_status, "ACTIVE",
+            "{}",
+            record.connection_id
         );
     }
 

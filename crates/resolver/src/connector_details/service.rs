@@ -18,6 +18,7 @@ use crate::details::new_secret::{self, NewClientSecret};
 use crate::details::sealed::{open_details, seal_details};
 use crate::details::{self, PLACEHOLDER, fingerprint};
 use crate::error::{ApiError, ApiResult};
+use crate::lifecycle;
 use crate::record_key::RecordKey;
 use crate::vault::Slot;
 
@@ -212,9 +213,13 @@ pub(super) fn on_conflict() -> OnConflict {
             Column::SecretBinding,
             Column::UpdatedAt,
         ])
-        .values([
-            new_secret::sealed_client_secret_on_conflict(),
-            fingerprint::is_token_generated_on_conflict(),
-        ])
+        .values(
+            [
+                new_secret::sealed_client_secret_on_conflict(),
+                fingerprint::is_token_generated_on_conflict(),
+            ]
+            .into_iter()
+            .chain(lifecycle::status_on_conflict()),
+        )
         .to_owned()
 }

@@ -3,6 +3,7 @@
 use async_graphql::{InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use crate::connection_status::ConnectionStatus;
 use crate::context::Tenant;
 use crate::error::ApiResult;
 use crate::record_key::{KeyFields, RecordKey};
@@ -87,6 +88,10 @@ pub struct ConnectorDetails {
     pub client_id: String,
     /// True when the vault holds a real client secret for this record.
     pub is_client_secret_encrypted: bool,
+    /// Where the connection stands (SPEC §10).
+    pub connection_status: ConnectionStatus,
+    /// When `connectionStatus` last changed; null until the first change.
+    pub connection_status_changed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The row id, for resolving `tokenStatus`.
@@ -131,6 +136,8 @@ impl From<entity::connector_details::Model> for ConnectorDetails {
             catalog_guid: m.space_guid,
             client_id: m.client_id,
             is_client_secret_encrypted: m.sealed_client_secret.is_some(),
+            connection_status: ConnectionStatus::parse(&m.connection_status),
+            connection_status_changed_at: m.connection_status_changed_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
             record_id: m.id,

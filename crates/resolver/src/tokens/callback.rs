@@ -42,19 +42,34 @@ pub async fn complete(
     query_values: ProviderValues,
 ) -> Result<Record, CallbackError> {
     let (pending, record) = take_pending(services, state, path_account).await?;
+    let result = exchange(services, &pending, &record, code, query_values).await;
+    if result.is_err() {
+        states::ended(&services.db, record.id).await?;
+    }
+    result?;
+    Ok(record)
+}
+
+/// Exchanges the code of `pending` and stores the token (`ACTIVE`, SPEC §10).
+async fn exchange(
+    services: &Services,
+    pending: &entity::oauth_state::Model,
+    record: &Record,
+    code: &str,
+    query_values: ProviderValues,
+) -> ApiResult<()> {
     if !fingerprint::matches(&pending.fingerprint, &record.token_settings_fingerprint) {
         return Err(ApiError::InvalidConnectorDetails(
             "the connector's token settings changed after the authorization started".into(),
-        )
-        .into());
+        ));
     }
     let verifier = sealed::open(
         &services.vault,
-        &record,
+        record,
         Slot::PkceVerifier,
         &pending.sealed_pkce_verifier,
     )?;
-    let settings = IdpSettings::load(&services.tokens, &services.vault, &record).await?;
+    let settings = IdpSettings::load(&services.tokens, &services.vault, record).await?;
     let mut issued = grants::exchange_code(
         &services.tokens.idp,
         &settings,
@@ -70,17 +85,19 @@ pub async fn complete(
         &services.db,
         &services.events,
         &services.vault,
-        &record,
+        record,
         GrantType::AuthorizationCode,
         &issued,
     )
-    .await?;
-    Ok(record)
+    .await
 }
 
-/// Consumes `state` after the IdP reported an error, so the link cannot be reused.
+/// Consumes `state` after the IdP reported an error, so the link cannot be reused; the
+/// record leaves `PENDING_AUTHORIZATION` (SPEC §10).
 pub async fn abandon(services: &Services, state: &str) -> ApiResult<()> {
-    states::consume(&services.db, state).await?;
+    if let Some(pending) = states::consume(&services.db, state).await? {
+        states::ended(&services.db, pending.connector_id).await?;
+    }
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! The standard grants of SPEC §6 through the `oauth2` crate: client credentials,
 //! resource-owner password, the authorization-code exchange with PKCE, and refresh.
 //! `accessTokenParams` go into every token request; client authentication follows
-//! `refreshAuthScheme`.
+//! `refreshAuthScheme`. Answers are read by the `idp` crate, which keeps the HTTP
+//! status and `Retry-After` that SPEC §10 classifies failures by.
 
 use idp::exchange::{self, Capture, Exchange};
 use idp::{IdpFailure, parse_token_answer};
@@ -262,26 +263,21 @@ fn answer(exchange: Exchange<TransportError>, settings: &IdpSettings) -> ApiResu
 }
 
 /// Reads a token endpoint's HTTP answer (any grant, RFC 7523 included): a token, or
-/// `IDP_TOKEN_REQUEST_FAILED` — an HTTP 200 carrying `error` included (SPEC §11).
+/// `IDP_TOKEN_REQUEST_FAILED` — an HTTP 200 carrying `error` included (SPEC §11) —
+/// whose failure keeps its SPEC §10 class and `Retry-After` for the refresh path.
 pub fn answered(response: &oauth2::HttpResponse, settings: &IdpSettings) -> ApiResult<IssuedToken> {
-    parse_token_answer(response, settings.token_lifetime()).map_err(refused)
+    parse_token_answer(response, settings.token_lifetime()).map_err(ApiError::Idp)
 }
 
-/// The error for a transport failure (nothing was read from the IdP).
+/// The error for a transport failure (nothing was read from the IdP): the network's
+/// trouble is transient (SPEC §10); a request refused before it was sent (policy,
+/// secret binding) is not.
 pub fn unreachable(err: &TransportError) -> ApiError {
-    ApiError::IdpTokenRequestFailed {
-        idp_error: None,
-        message: err.to_string(),
-    }
-}
-
-/// `IDP_TOKEN_REQUEST_FAILED` from idp's reading of a failed answer: the IdP's `error`
-/// code and cleaned description only, never its raw body (SPEC §6, §7).
-pub fn refused(failure: IdpFailure) -> ApiError {
-    ApiError::IdpTokenRequestFailed {
-        idp_error: failure.idp_error().map(str::to_owned),
-        message: failure
-            .description()
-            .map_or_else(|| failure.to_string(), str::to_owned),
+    match err {
+        TransportError::Refused(_) | TransportError::Build => ApiError::IdpTokenRequestFailed {
+            idp_error: None,
+            message: err.to_string(),
+        },
+        network => ApiError::Idp(IdpFailure::unreachable(network.to_string())),
     }
 }

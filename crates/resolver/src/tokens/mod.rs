@@ -1,9 +1,12 @@
-//! Tokens (SPEC §6): generation with the four grants, the authorization-code callback,
-//! refresh on demand and in the background under a database lease, revocation, and the
-//! runtime's token query, and the provider catalog (SPEC §11). Outbound calls go
-//! through [`http::IdpClient`] only, discovery documents included.
+//! Tokens (SPEC §6, §10, §11): generation with the four grants, the authorization-code
+//! callback, refresh on demand and in the background under a database lease, the
+//! connection states a refresh moves through, revocation, the runtime's token query,
+//! and the provider catalog. Outbound calls go through [`http::IdpClient`] only,
+//! discovery documents included.
 
 pub mod callback;
+pub mod due;
+pub mod fair_queue;
 pub mod grants;
 pub mod http;
 pub mod jwt_bearer;

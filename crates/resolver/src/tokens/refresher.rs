@@ -1,19 +1,26 @@
-//! The background refresher (SPEC §6): every replica runs one; each sweep picks the
-//! tokens expiring within the look-ahead whose backoff has passed and whose lease is
-//! free, and refreshes each under its lease, so one replica does each refresh.
+//! The background refresher (SPEC §6, §10): every replica runs one. Each sweep scans the
+//! tokens due ([`due::scan`], fair across tenants, terminal ones left out), queues them
+//! per tenant, and starts refreshes in turns across tenants with a bound in flight
+//! ([`FairQueue`]); a refresh that finishes frees its slot at once, not at the next
+//! sweep. Each refresh runs under its lease, so one replica does each. Sweeps also mark
+//! expired tokens nothing can renew and purge expired pending authorizations.
 
 use std::future::Future;
 use std::time::Duration;
 
 use chrono::Utc;
 use entity::connector_details::Entity as Records;
-use entity::oauth_token::{Column, Entity};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use entity::oauth_token::Model as Token;
+use sea_orm::EntityTrait;
+use tokio::task::JoinSet;
+use uuid::Uuid;
 
+use super::due::{self, Scan, TenantKey};
+use super::fair_queue::FairQueue;
 use super::refresh::{self, Outcome};
-use super::states;
-use super::types::GrantType;
+use super::{states, store};
 use crate::Services;
+use crate::details::fingerprint;
 use crate::error::ApiResult;
 
 /// When and how much the refresher works.
@@ -25,16 +32,12 @@ pub struct RefresherSettings {
     pub ahead: Duration,
     /// Most tokens looked at per sweep.
     pub batch: u64,
+    /// Most refreshes in flight on this replica; one tenant gets at most half.
+    pub concurrency: usize,
 }
 
-/// What one sweep did.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct SweepReport {
-    pub refreshed: u32,
-    pub failed: u32,
-}
-
-/// Sweeps every `settings.interval` until `shutdown` resolves.
+/// Sweeps every `settings.interval` until `shutdown` resolves. Refreshes still in
+/// flight then complete on their own (they run detached, see [`refresh::attempt`]).
 pub async fn run(
     services: Services,
     settings: RefresherSettings,
@@ -42,72 +45,95 @@ pub async fn run(
 ) {
     let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut queue = FairQueue::new(settings.concurrency);
+    let mut running: JoinSet<(TenantKey, Uuid)> = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
-            _ = ticker.tick() => {}
-        }
-        match sweep(&services, &settings).await {
-            Ok(report) if report != SweepReport::default() => {
-                tracing::debug!(
-                    refreshed = report.refreshed,
-                    failed = report.failed,
-                    "refresh sweep"
-                );
+            _ = ticker.tick() => {
+                if let Err(error) = sweep(&services, &settings, &mut queue).await {
+                    tracing::warn!(%error, "refresh sweep failed");
+                }
             }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "refresh sweep failed"),
+            Some(finished) = running.join_next() => {
+                if let Ok((tenant, id)) = finished {
+                    queue.done(&tenant, id);
+                }
+            }
+        }
+        while let Some((tenant, id)) = queue.start_next() {
+            let (services, ahead) = (services.clone(), settings.ahead);
+            running.spawn(async move {
+                refresh_one(&services, id, ahead).await;
+                (tenant, id)
+            });
         }
     }
 }
 
-/// One sweep over the tokens that are due.
-pub async fn sweep(services: &Services, settings: &RefresherSettings) -> ApiResult<SweepReport> {
-    let now = Utc::now();
-    let ahead = chrono::Duration::from_std(settings.ahead).unwrap_or(chrono::Duration::MAX);
-    let horizon = now.checked_add_signed(ahead).unwrap_or(now);
-    let due = Entity::find()
-        .filter(Column::ExpiresAt.lte(horizon))
-        .filter(
-            Condition::any()
-                .add(Column::NextAttemptAt.is_null())
-                .add(Column::NextAttemptAt.lte(now)),
-        )
-        .filter(
-            Condition::any()
-                .add(Column::LeaseOwner.is_null())
-                .add(Column::LeaseExpiresAt.lt(now)),
-        )
-        .filter(
-            Condition::any()
-                .add(Column::SealedRefreshToken.is_not_null())
-                .add(Column::GrantType.eq(GrantType::ClientCredentials.as_str())),
-        )
-        .order_by_asc(Column::ExpiresAt)
-        .limit(settings.batch)
-        .all(&services.db)
-        .await?;
-    let mut report = SweepReport::default();
-    for token in due {
-        let Some(record) = Records::find_by_id(token.connector_id)
-            .one(&services.db)
-            .await?
-        else {
+/// One sweep: queues what is due, marks what cannot be renewed, purges old states.
+pub async fn sweep(
+    services: &Services,
+    settings: &RefresherSettings,
+    queue: &mut FairQueue<TenantKey>,
+) -> ApiResult<()> {
+    let db = &services.db;
+    let scan = Scan {
+        ahead: settings.ahead,
+        // More of one tenant than it may run at once would only wait in memory.
+        per_tenant: settings.concurrency.max(1) as u64,
+        batch: settings.batch,
+    };
+    let mut queued = 0;
+    for token in due::scan(db, scan).await? {
+        queued += u32::from(queue.push(token.tenant(), token.connector_id));
+    }
+    for token in due::unrenewable(db, settings.batch).await? {
+        let Some(record) = Records::find_by_id(token.connector_id).one(db).await? else {
             continue;
         };
-        let needed = |t: &entity::oauth_token::Model| {
-            let now = Utc::now();
-            t.expires_at
-                .is_some_and(|e| e <= now.checked_add_signed(ahead).unwrap_or(now))
-                && t.next_attempt_at.is_none_or(|next| next <= now)
-        };
-        match refresh::attempt(services, &record, needed).await? {
-            Outcome::Refreshed(_) => report.refreshed += 1,
-            Outcome::Failed(..) => report.failed += 1,
-            Outcome::Current(_) | Outcome::Busy | Outcome::Gone => {}
+        // A token of older settings is no longer the record's: nothing to mark.
+        if fingerprint::matches(&token.fingerprint, &record.token_settings_fingerprint) {
+            store::mark_unrenewable(db, &services.events, &record, &token).await?;
         }
     }
-    states::purge_expired(&services.db).await?;
-    Ok(report)
+    states::purge_expired(db).await?;
+    if queued > 0 {
+        tracing::debug!(
+            queued,
+            running = queue.running(),
+            waiting = queue.waiting(),
+            "refresh sweep"
+        );
+    }
+    Ok(())
+}
+
+/// Refreshes `connector_id` if it is still due; failures are recorded on the token row
+/// (and logged) by [`refresh::attempt`].
+async fn refresh_one(services: &Services, connector_id: Uuid, ahead: Duration) {
+    let ahead = chrono::Duration::from_std(ahead).unwrap_or(chrono::Duration::MAX);
+    let needed = move |t: &Token| {
+        let now = Utc::now();
+        t.expires_at
+            .is_some_and(|e| e <= now.checked_add_signed(ahead).unwrap_or(now))
+            && t.next_attempt_at.is_none_or(|next| next <= now)
+    };
+    let result = async {
+        let Some(record) = Records::find_by_id(connector_id).one(&services.db).await? else {
+            return Ok(None);
+        };
+        refresh::attempt(services, &record, needed).await.map(Some)
+    }
+    .await;
+    match result {
+        Ok(Some(Outcome::Refreshed(_))) => {
+            tracing::debug!(connector = %connector_id, "background refresh done");
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(connector = %connector_id, %error, "background refresh failed")
+        }
+    }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use entity::connector_details::Model as Record;
+use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 
 use super::grants::{self, IssuedToken};
@@ -17,6 +18,7 @@ use super::{CallbackUrls, states, store};
 use crate::Services;
 use crate::context::Tenant;
 use crate::error::{ApiError, ApiResult};
+use crate::lifecycle::{self, ConnectionStatus};
 use crate::record_key::RecordKey;
 use secrecy::ExposeSecret;
 
@@ -57,8 +59,9 @@ pub async fn generate(
                 tenant.account_id(),
             )?;
             let start = grants::authorization_url(idp, &settings, &redirect)?;
+            let txn = services.db.begin().await?;
             states::create(
-                &services.db,
+                &txn,
                 &services.vault,
                 &record,
                 &start.state,
@@ -66,6 +69,10 @@ pub async fn generate(
                 &redirect,
             )
             .await?;
+            // A new generation starts over (SPEC §10), whatever the held token's state.
+            lifecycle::enter(&txn, record.id, ConnectionStatus::PendingAuthorization).await?;
+            txn.commit().await?;
+            let record = reload(services, &record).await?;
             return Ok(Generated {
                 status: GenerationStatus::PendingAuthorization,
                 authorization_url: Some(start.url),
@@ -178,21 +185,30 @@ pub fn redirect_uri(
 }
 
 /// `refreshIPackInstanceOauthAccessToken`: a new token now, unless another request
-/// refreshed it while this one waited for the lease.
+/// refreshed it while this one waited for the lease. A connection that needs
+/// re-authorization answers `REAUTHORIZATION_REQUIRED` without calling the IdP (SPEC
+/// §10). The exponential backoff of the background refresher does not apply: the user
+/// asked explicitly.
 pub async fn refresh(services: &Services, key: &RecordKey) -> ApiResult<Record> {
     let record = find(services, key).await?;
     let token = store::valid_token(&services.db, &record)
         .await?
         .ok_or(ApiError::NotFound)?;
+    if token.reauthorization_required_at.is_some() {
+        return Err(refresh::reauthorization_required(&token));
+    }
     if !refresh::refreshable(&token) {
+        if expired(&token) {
+            store::mark_unrenewable(&services.db, &services.events, &record, &token).await?;
+            return Err(refresh::reauthorization_required(&token));
+        }
         return Err(refresh::no_refresh_token());
     }
     let started = Utc::now();
-    let fresh_since = |t: &entity::oauth_token::Model| t.last_refreshed_at.unwrap_or(t.issued_at);
     let outcome = refresh::attempt_waiting(
         services,
         &record,
-        |t| fresh_since(t) < started,
+        move |t| t.last_refreshed_at.unwrap_or(t.issued_at) < started,
         lease_wait(services),
     )
     .await?;
@@ -204,41 +220,52 @@ pub async fn refresh(services: &Services, key: &RecordKey) -> ApiResult<Record> 
 }
 
 /// `revokeIPackInstanceOauthAccessToken`: forgets the token and clears
-/// `isTokenGenerated` (SPEC §3).
+/// `isTokenGenerated` (SPEC §3); the connection is `NOT_CONNECTED` (SPEC §10).
 pub async fn revoke(services: &Services, key: &RecordKey) -> ApiResult<Record> {
     let record = find(services, key).await?;
-    crate::held_token::drop_tokens(&services.db, record.id).await?;
+    let txn = services.db.begin().await?;
+    crate::held_token::drop_tokens(&txn, record.id).await?;
+    txn.commit().await?;
     reload(services, &record).await
 }
 
 /// `iPackInstanceOauthAccessToken`: the decrypted token, refreshed first when it expires
-/// within 60 s (SPEC §3). A failed refresh still answers a token that has not expired.
+/// within 60 s (SPEC §3). A failed refresh still answers a token that has not expired;
+/// an expired one that only a new authorization can renew answers
+/// `REAUTHORIZATION_REQUIRED` (SPEC §10).
 pub async fn read(services: &Services, key: &RecordKey) -> ApiResult<AccessTokenPayload> {
     let record = find(services, key).await?;
     let mut token = store::valid_token(&services.db, &record)
         .await?
         .ok_or(ApiError::NotFound)?;
     let margin = chrono::Duration::seconds(READ_REFRESH_MARGIN_SECONDS);
-    let needed = |t: &entity::oauth_token::Model| {
+    let needed = move |t: &entity::oauth_token::Model| {
         let now = Utc::now();
         t.expires_at.is_some_and(|e| e - margin <= now)
             && t.next_attempt_at.is_none_or(|next| next <= now)
     };
-    if needed(&token) && refresh::refreshable(&token) {
+    let terminal = token.reauthorization_required_at.is_some();
+    if !terminal && needed(&token) && refresh::refreshable(&token) {
         match refresh::attempt_waiting(services, &record, needed, lease_wait(services)).await? {
             Outcome::Refreshed(t) | Outcome::Current(t) => token = t,
             Outcome::Gone | Outcome::Busy => return Err(ApiError::NotFound),
             Outcome::Failed(error, t) => {
-                if t.expires_at.is_some_and(|e| e <= Utc::now()) {
+                if expired(&t) {
                     return Err(error);
                 }
                 token = t;
             }
         }
+    } else if !terminal && expired(&token) && !refresh::refreshable(&token) {
+        store::mark_unrenewable(&services.db, &services.events, &record, &token).await?;
+        return Err(refresh::reauthorization_required(&token));
     }
-    if token.expires_at.is_some_and(|e| e <= Utc::now()) {
+    if expired(&token) {
+        if token.reauthorization_required_at.is_some() {
+            return Err(refresh::reauthorization_required(&token));
+        }
         return Err(ApiError::IdpTokenRequestFailed {
-            idp_error: None,
+            idp_error: token.last_idp_error.clone(),
             message: match &token.last_error {
                 Some(last) => format!("the token has expired and could not be refreshed ({last})"),
                 None => "the token has expired and cannot be refreshed".into(),
@@ -257,6 +284,11 @@ pub async fn read(services: &Services, key: &RecordKey) -> ApiResult<AccessToken
         expires_at: token.expires_at,
         provider_values: values.to_json(),
     })
+}
+
+/// True once `token`'s access token has expired.
+fn expired(token: &entity::oauth_token::Model) -> bool {
+    token.expires_at.is_some_and(|e| e <= Utc::now())
 }
 
 /// How long an on-demand refresh waits for another holder of the lease.

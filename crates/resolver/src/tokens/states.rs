@@ -3,13 +3,18 @@
 //! single conditional DELETE, so a replayed or forged callback finds nothing.
 
 use chrono::{Duration, Utc};
-use entity::connector_details::Model as Record;
+use entity::connector_details::{Entity as Records, Model as Record};
 use entity::oauth_state::{ActiveModel, Column, Entity, Model};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
+use super::store;
 use crate::error::ApiResult;
+use crate::lifecycle::{self, ConnectionStatus};
 use crate::record_key::RecordKey;
 use crate::vault::{Slot, Vault};
 
@@ -56,13 +61,44 @@ pub async fn consume(db: &impl ConnectionTrait, state: &str) -> ApiResult<Option
         .filter(|row| row.expires_at > Utc::now()))
 }
 
-/// Deletes expired pending authorizations; the background refresher calls this.
-pub async fn purge_expired(db: &impl ConnectionTrait) -> ApiResult<u64> {
-    let result = Entity::delete_many()
+/// Deletes expired pending authorizations, and lets their records leave
+/// `PENDING_AUTHORIZATION` ([`ended`]); the background refresher calls this.
+pub async fn purge_expired(db: &DatabaseConnection) -> ApiResult<u64> {
+    let removed = Entity::delete_many()
         .filter(Column::ExpiresAt.lt(Utc::now()))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(result.rows_affected)
+    for row in &removed {
+        ended(db, row.connector_id).await?;
+    }
+    Ok(removed.len() as u64)
+}
+
+/// A pending authorization of `connector_id` ended without a token (the IdP reported an
+/// error, the exchange failed, the state expired): unless another flow is still pending,
+/// the record leaves `PENDING_AUTHORIZATION` for the status its held token stands for
+/// (SPEC §10), e.g. `ACTIVE` again when a user abandoned a re-authorization.
+pub async fn ended(db: &DatabaseConnection, connector_id: Uuid) -> ApiResult<()> {
+    let pending = Entity::find()
+        .filter(Column::ConnectorId.eq(connector_id))
+        .filter(Column::ExpiresAt.gt(Utc::now()))
+        .one(db)
+        .await?;
+    let Some(record) = Records::find_by_id(connector_id).one(db).await? else {
+        return Ok(());
+    };
+    if pending.is_some() {
+        return Ok(());
+    }
+    let token = store::valid_token(db, &record).await?;
+    lifecycle::leave(
+        db,
+        connector_id,
+        ConnectionStatus::PendingAuthorization,
+        lifecycle::of_token(token.as_ref()),
+    )
+    .await?;
+    Ok(())
 }
 
 fn hash(state: &str) -> String {

@@ -15,14 +15,16 @@ use sea_orm::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use events::{ConnectionStatus, EventType, Events};
+use events::{EventType, Events};
 
 use super::grants::IssuedToken;
 use super::types::GrantType;
+use crate::code::Code;
 use crate::connection_events::emit;
 use crate::details::{fingerprint, sealed};
 use crate::error::{ApiError, ApiResult};
 use crate::held_token::row;
+use crate::lifecycle::{self, ConnectionStatus};
 use crate::record_key::RecordKey;
 use crate::vault::{Slot, Vault};
 
@@ -65,6 +67,9 @@ pub async fn store_generated(
         next_attempt_at: Set(None),
         lease_owner: Set(None),
         lease_expires_at: Set(None),
+        // A new generation starts over (SPEC §10): nothing of an old refusal remains.
+        reauthorization_required_at: Set(None),
+        last_idp_error: Set(None),
     };
     let txn = db.begin().await?;
     // The record first: this locks it (PostgreSQL), so a save changing its settings
@@ -106,21 +111,57 @@ pub async fn store_generated(
                     Column::NextAttemptAt,
                     Column::LeaseOwner,
                     Column::LeaseExpiresAt,
+                    Column::ReauthorizationRequiredAt,
+                    Column::LastIdpError,
                 ])
                 .to_owned(),
         )
         .exec_without_returning(&txn)
         .await?;
+    lifecycle::enter(&txn, record.id, ConnectionStatus::Active).await?;
     let emitted = emit::emit(
         events,
         &txn,
         EventType::TokenGenerated,
         record,
-        ConnectionStatus::Active,
+        ConnectionStatus::Active.into(),
     )
     .await?;
     txn.commit().await?;
     events.committed(emitted);
+    Ok(())
+}
+
+/// Marks `token` of `record` as needing re-authorization: it has expired and neither a
+/// refresh token nor a non-interactive grant can renew it (SPEC §10); the
+/// `connection.needs_reauthorization` event goes in the same transaction (SPEC §12).
+/// Only that very token is marked, not one generated since it was read.
+pub async fn mark_unrenewable(
+    db: &DatabaseConnection,
+    events: &Events,
+    record: &Record,
+    token: &Model,
+) -> ApiResult<()> {
+    let txn = db.begin().await?;
+    let marked = Entity::update_many()
+        .col_expr(Column::ReauthorizationRequiredAt, Expr::value(Utc::now()))
+        .filter(Column::ConnectorId.eq(token.connector_id))
+        .filter(Column::SealedAccessToken.eq(token.sealed_access_token.as_str()))
+        .filter(Column::ReauthorizationRequiredAt.is_null())
+        .exec(&txn)
+        .await?;
+    let mut emitted = None;
+    if marked.rows_affected == 1 {
+        let to = ConnectionStatus::NeedsReauthorization;
+        if let Some(from) = lifecycle::enter(&txn, record.id, to).await? {
+            let error = lifecycle::event_error(Code::ReauthorizationRequired, None);
+            emitted = lifecycle::announce(events, &txn, record, from, to, Some(error)).await?;
+        }
+    }
+    txn.commit().await?;
+    if let Some(emitted) = emitted {
+        events.committed(emitted);
+    }
     Ok(())
 }
 

@@ -144,12 +144,9 @@ async fn handle(
             &CallbackError::UnknownState.to_string(),
         )),
         Err(CallbackError::Failed(err)) => {
-            let code = match &err {
-                resolver::ApiError::IdpTokenRequestFailed {
-                    idp_error: Some(idp),
-                    ..
-                } => idp.clone(),
-                other => other.code().as_str().to_ascii_lowercase(),
+            let code = match err.idp_error() {
+                Some(idp) => idp.to_owned(),
+                None => err.code().as_str().to_ascii_lowercase(),
             };
             let message = match &err {
                 resolver::ApiError::Internal(_) | resolver::ApiError::DatabaseUnavailable(_) => {

@@ -1,6 +1,6 @@
 //! Prometheus metrics (SPEC §1 `GET /metrics`): requests by route and status, GraphQL
 //! operations by root field and outcome, latency histograms, requests in flight, the
-//! database pool and the rows per save statement. Values are recorded through the
+//! database pool, the rows per save statement and connections by status (SPEC §10). Values are recorded through the
 //! `metrics` facade, so any crate (the IdP client, the save queue) can add its own; one
 //! process-wide Prometheus recorder renders them. Labels are bounded: routes are route
 //! templates, operations are the schema's root fields, outcomes are SPEC §7 codes. No
@@ -66,6 +66,7 @@ pub fn install() {
 /// `GET /metrics`: the Prometheus text exposition.
 pub async fn render(State(state): State<AppState>) -> Response {
     record_pool(&state);
+    record_connections(&state).await;
     let body = HANDLE
         .get()
         .and_then(Option::as_ref)
@@ -105,6 +106,19 @@ fn record_pool(state: &AppState) {
     gauge!("spaces_oauth_db_pool_connections", "state" => "in_use")
         .set(f64::from(size.saturating_sub(idle)));
     gauge!("spaces_oauth_db_pool_max_connections").set(f64::from(max));
+}
+
+/// Connections by status (SPEC §10), counted at scrape time from the status index, so
+/// every replica reports the same figures.
+async fn record_connections(state: &AppState) {
+    match resolver::lifecycle::count_by_status(&state.db).await {
+        Ok(counts) => {
+            for (status, count) in counts {
+                gauge!("spaces_oauth_connections", "status" => status.as_str()).set(count as f64);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot count connections by status"),
+    }
 }
 
 /// Middleware: counts and times every request by route template and status.
