@@ -11,6 +11,7 @@ mod m20261202_000020_connector_details_key_hash;
 mod m20261202_000030_connection_lifecycle;
 mod m20261202_000040_settings_changes;
 mod m20261202_000050_token_provider_values;
+mod m20261202_000060_key_ids_and_sweep_indexes;
 
 /// The ordered list of every migration.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000030_connection_lifecycle::Migration),
             Box::new(m20261202_000040_settings_changes::Migration),
             Box::new(m20261202_000050_token_provider_values::Migration),
+            Box::new(m20261202_000060_key_ids_and_sweep_indexes::Migration),
         ]
     }
 }

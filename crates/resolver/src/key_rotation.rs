@@ -1,18 +1,21 @@
-//! The walk over every sealed value (SPEC §5): the start-up check for key ids that are
-//! not loaded, and re-encryption under the active key (`spaces-oauth rotate-keys`), for
-//! the records' client secrets and detail values, held access and refresh tokens with
-//! their provider values, and pending PKCE verifiers. Every value is sealed under its
-//! record's key.
+//! Re-encryption of every sealed value under the active key (SPEC §5, `spaces-oauth
+//! rotate-keys`): the records' client secrets and detail values, held access and refresh
+//! tokens with their provider values, and pending PKCE verifiers. Every value is sealed
+//! under its record's key. Stale rows are found through the key-id indexes
+//! ([`crate::key_ids`]).
 
 use entity::connector_details::{self as records, Model as Record};
 use entity::{oauth_state, oauth_token};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 use secrecy::ExposeSecret;
 
 use crate::error::{ApiError, ApiResult};
+use crate::key_ids::{KeyIdCount, left_under_other_keys, stale_in};
 use crate::record_key::RecordKey;
-use crate::vault::{Slot, Vault, key_id_of};
+use crate::vault::{Slot, Vault};
 
 /// What a rotation did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -21,58 +24,9 @@ pub struct RotationReport {
     pub records_rotated: u64,
     /// Rows changed by someone else while being rotated; retried in a later batch.
     pub records_skipped: u64,
-}
-
-/// Key ids named by stored ciphertexts but not loaded, so the server can refuse to start.
-pub async fn unknown_key_ids(db: &impl ConnectionTrait, vault: &Vault) -> ApiResult<Vec<String>> {
-    let mut known: Vec<String> = vault.key_ids().map(str::to_owned).collect();
-    let mut unknown = Vec::new();
-    for column in [
-        records::Column::SealedClientSecret,
-        records::Column::SealedDetailsSecrets,
-    ] {
-        unknown_in::<records::Entity>(db, column, &mut known, &mut unknown).await?;
-    }
-    for column in [
-        oauth_token::Column::SealedAccessToken,
-        oauth_token::Column::SealedRefreshToken,
-        oauth_token::Column::SealedProviderValues,
-    ] {
-        unknown_in::<oauth_token::Entity>(db, column, &mut known, &mut unknown).await?;
-    }
-    let column = oauth_state::Column::SealedPkceVerifier;
-    unknown_in::<oauth_state::Entity>(db, column, &mut known, &mut unknown).await?;
-    Ok(unknown)
-}
-
-/// Adds to `unknown` (and `known`) each key id of `column` that `known` lacks. Each
-/// query finds one value under a key id not seen yet; the loop ends after at most one
-/// query per distinct key id.
-async fn unknown_in<E: EntityTrait>(
-    db: &impl ConnectionTrait,
-    column: E::Column,
-    known: &mut Vec<String>,
-    unknown: &mut Vec<String>,
-) -> ApiResult<()> {
-    loop {
-        let mut condition = Condition::all().add(column.is_not_null());
-        for id in known.iter() {
-            condition = condition.add(not_under_key(column, id));
-        }
-        let found: Option<Option<String>> = E::find()
-            .select_only()
-            .column(column)
-            .filter(condition)
-            .into_tuple()
-            .one(db)
-            .await?;
-        let Some(Some(sealed)) = found else {
-            return Ok(());
-        };
-        let id = key_id_of(&sealed).unwrap_or_default().to_owned();
-        known.push(id.clone());
-        unknown.push(id);
-    }
+    /// What is still under another key than the active one once the run ended (empty
+    /// when the rotation is complete): counted through the key-id indexes.
+    pub left: Vec<KeyIdCount>,
 }
 
 /// Re-encrypts every ciphertext that is not under the active key, `batch_size` rows at a
@@ -86,15 +40,14 @@ pub async fn rotate(
     let active = vault.active_key_id().to_owned();
     let mut report = RotationReport::default();
 
-    let stale_records = Condition::any()
-        .add(stale(records::Column::SealedClientSecret, &active))
-        .add(stale(records::Column::SealedDetailsSecrets, &active));
     walk(
         &mut report,
-        async || {
-            let batch = records::Entity::find().filter(stale_records.clone());
-            Ok(batch.limit(batch_size).all(db).await?)
+        async |after: Option<uuid::Uuid>| {
+            let batch =
+                stale_batch::<records::Entity>(records::Column::Id, &active, after, batch_size);
+            Ok(batch.all(db).await?)
         },
+        |record: &records::Model| record.id,
         async |record: records::Model| {
             let client_secret = reseal_opt(
                 vault,
@@ -130,16 +83,17 @@ pub async fn rotate(
     )
     .await?;
 
-    let stale_tokens = Condition::any()
-        .add(stale(oauth_token::Column::SealedAccessToken, &active))
-        .add(stale(oauth_token::Column::SealedRefreshToken, &active))
-        .add(stale(oauth_token::Column::SealedProviderValues, &active));
     walk(
         &mut report,
-        async || {
-            let batch = oauth_token::Entity::find().filter(stale_tokens.clone());
-            Ok(batch.limit(batch_size).all(db).await?)
+        async |after: Option<uuid::Uuid>| {
+            let key = oauth_token::Column::ConnectorId;
+            Ok(
+                stale_batch::<oauth_token::Entity>(key, &active, after, batch_size)
+                    .all(db)
+                    .await?,
+            )
         },
+        |token: &oauth_token::Model| token.connector_id,
         async |token: oauth_token::Model| {
             let Some(record) = record_of(db, token.connector_id).await? else {
                 return Ok(None);
@@ -191,13 +145,17 @@ pub async fn rotate(
     )
     .await?;
 
-    let stale_states = stale(oauth_state::Column::SealedPkceVerifier, &active);
     walk(
         &mut report,
-        async || {
-            let batch = oauth_state::Entity::find().filter(stale_states.clone());
-            Ok(batch.limit(batch_size).all(db).await?)
+        async |after: Option<String>| {
+            let key = oauth_state::Column::StateHash;
+            Ok(
+                stale_batch::<oauth_state::Entity>(key, &active, after, batch_size)
+                    .all(db)
+                    .await?,
+            )
         },
+        |state: &oauth_state::Model| state.state_hash.clone(),
         async |state: oauth_state::Model| {
             let Some(record) = record_of(db, state.connector_id).await? else {
                 return Ok(None);
@@ -220,35 +178,52 @@ pub async fn rotate(
         },
     )
     .await?;
+    report.left = left_under_other_keys(db, &active).await?;
     Ok(report)
 }
 
-/// Rotates batches from `next_batch` until none is left or a whole batch changed under
-/// us (the next run picks it up). `rotate_row` answers whether its update applied, or
-/// none when the row's record is gone.
-async fn walk<Row>(
+/// Up to `size` rows of `primary_key`'s table holding a value under another key than
+/// `active` ([`stale_in`]: ranges of the key-id indexes), after `after` in primary-key
+/// order.
+pub fn stale_batch<E: EntityTrait>(
+    primary_key: E::Column,
+    active: &str,
+    after: Option<impl Into<sea_orm::Value>>,
+    size: u64,
+) -> Select<E> {
+    let table = E::default().table_name();
+    let mut select = E::find().filter(stale_in(table, active));
+    if let Some(after) = after {
+        select = select.filter(primary_key.gt(after));
+    }
+    select.order_by_asc(primary_key).limit(size)
+}
+
+/// Rotates batches from `next_batch`, in primary-key order: each batch starts after the
+/// last row of the one before (`key_of`), so a run walks the table at most once, even
+/// where the planner, whose statistics still count the rows just rotated as stale,
+/// reads the table rather than the key-id indexes; rows changed meanwhile are left for
+/// the next run. `rotate_row` answers whether its update applied, or none when the
+/// row's record is gone.
+async fn walk<Row, Key>(
     report: &mut RotationReport,
-    next_batch: impl AsyncFn() -> ApiResult<Vec<Row>>,
+    next_batch: impl AsyncFn(Option<Key>) -> ApiResult<Vec<Row>>,
+    key_of: impl Fn(&Row) -> Key,
     rotate_row: impl AsyncFn(Row) -> ApiResult<Option<bool>>,
 ) -> ApiResult<()> {
+    let mut after = None;
     loop {
-        let batch = next_batch().await?;
-        if batch.is_empty() {
+        let batch = next_batch(after.take()).await?;
+        let Some(last) = batch.last() else {
             return Ok(());
-        }
-        let mut progressed = false;
+        };
+        after = Some(key_of(last));
         for row in batch {
             match rotate_row(row).await? {
-                Some(true) => {
-                    report.records_rotated += 1;
-                    progressed = true;
-                }
+                Some(true) => report.records_rotated += 1,
                 Some(false) => report.records_skipped += 1,
                 None => {}
             }
-        }
-        if !progressed {
-            return Ok(());
         }
     }
 }
@@ -283,30 +258,10 @@ async fn record_of(db: &impl ConnectionTrait, id: uuid::Uuid) -> ApiResult<Optio
     Ok(records::Entity::find_by_id(id).one(db).await?)
 }
 
-/// A sealed `column` that holds a value not under the active key id `active`.
-fn stale(column: impl ColumnTrait, active: &str) -> Condition {
-    Condition::all()
-        .add(column.is_not_null())
-        .add(not_under_key(column, active))
-}
-
 /// The column still holds `value` (or is still null).
 fn unchanged(column: impl ColumnTrait, value: &Option<String>) -> SimpleExpr {
     match value {
         Some(v) => column.eq(v.as_str()),
         None => column.is_null(),
     }
-}
-
-/// `column` does not hold a ciphertext of `key_id` (`<key_id>:…`). Compared exactly:
-/// SQLite's `LIKE` ignores case, so key ids `K1` and `k1` would be confused.
-fn not_under_key(column: impl ColumnTrait, key_id: &str) -> SimpleExpr {
-    let prefix = format!("{key_id}:");
-    // `integer` on PostgreSQL, whose substr has no bigint form.
-    let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
-    let head = Func::cust(Alias::new("substr"))
-        .arg(column.into_expr())
-        .arg(1i32)
-        .arg(length);
-    ExprTrait::ne(Expr::expr(head), prefix)
 }

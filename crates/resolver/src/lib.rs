@@ -14,6 +14,7 @@ pub mod db_clock;
 pub mod details;
 pub mod error;
 pub mod held_token;
+pub mod key_ids;
 pub mod key_rotation;
 pub mod lifecycle;
 pub mod record_key;

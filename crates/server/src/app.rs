@@ -119,7 +119,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     migrator.close().await?;
     let db = db::connect_with(&url, config.db_max_connections, config.db_acquire_timeout()).await?;
     bind_legacy_secrets(&db, &catalog).await?;
-    let unknown = resolver::key_rotation::unknown_key_ids(&db, &vault)
+    let unknown = resolver::key_ids::unknown_key_ids(&db, &vault)
         .await
         .map_err(|e| anyhow::anyhow!("cannot check stored ciphertexts: {e}"))?;
     if !unknown.is_empty() {

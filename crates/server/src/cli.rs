@@ -135,6 +135,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 vault.active_key_id(),
                 report.records_skipped
             );
+            if report.left.is_empty() {
+                println!("nothing left under other keys");
+            }
+            for left in &report.left {
+                println!(
+                    "left under key {:?}: {} value(s) of {}",
+                    left.key_id, left.count, left.column
+                );
+            }
             Ok(())
         }
     }

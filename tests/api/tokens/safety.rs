@@ -89,10 +89,34 @@ async fn rotation_reencrypts_tokens_and_pending_verifiers(backend: Backend) {
     app.restart_with(|c| c.vault_keys = Some(SecretString::from(format!("{new},{old}"))))
         .await
         .unwrap();
+    // Before: the key-id indexes see k1 in every sealed column that holds a value.
+    let before = resolver::key_ids::left_under_other_keys(app.db(), "k2")
+        .await
+        .unwrap();
+    let columns: Vec<&str> = before.iter().map(|left| left.column.as_str()).collect();
+    for column in [
+        "connector_details.sealed_client_secret",
+        "oauth_tokens.sealed_access_token",
+        "oauth_tokens.sealed_refresh_token",
+        "oauth_states.sealed_pkce_verifier",
+    ] {
+        assert!(columns.contains(&column), "{before:?}");
+    }
+    assert!(
+        before
+            .iter()
+            .all(|left| left.key_id == "k1" && left.count == 1)
+    );
     let report = resolver::key_rotation::rotate(app.db(), &app.vault(), 10)
         .await
         .unwrap();
     assert!(report.records_rotated >= 3, "{report:?}");
+    // Nothing stale is left, in any column, and only k2 is in use.
+    assert_eq!(report.left, [], "{report:?}");
+    for sealed in resolver::key_ids::SEALED {
+        let ids = sealed.key_ids(app.db()).await.unwrap();
+        assert!(ids.is_empty() || ids == ["k2"], "{sealed:?}: {ids:?}");
+    }
     let token = entity::oauth_token::Entity::find()
         .one(app.db())
         .await

@@ -20,8 +20,8 @@ backend_tests!(
     key_ids_that_differ_only_in_case_are_different_keys,
 );
 
-/// SQLite's `LIKE` ignores case: key ids `K1` and `k1` must still be told apart by the
-/// start-up check and by rotation.
+/// Key ids `K1` and `k1` are told apart by the start-up check, by the key-id indexes
+/// and by rotation (SQLite's `LIKE` and case-insensitive collations would confuse them).
 async fn key_ids_that_differ_only_in_case_are_different_keys(backend: Backend) {
     let Some(mut app) = TestApp::spawn(backend).await else {
         return;
@@ -37,17 +37,52 @@ async fn key_ids_that_differ_only_in_case_are_different_keys(backend: Backend) {
         .expect_err("started without key k1");
     assert!(error.contains("key id(s) k1 "), "{error}");
 
+    // A second record saved under K1: both ids are in use, in byte order.
     let both = format!("{upper},{k1}");
     app.restart_with(|c| c.vault_keys = Some(SecretString::from(both.clone())))
         .await
         .unwrap();
+    app.tenant(ACCOUNT, SAMPLE_SPACE)
+        .save(
+            save_input(SAMPLE_SPACE)
+                .with("connectionId", "2")
+                .with("clientSecret", "sealed-under-upper-k1"),
+        )
+        .await;
+    let client_secrets = resolver::key_ids::SEALED[0];
+    assert_eq!(client_secrets.column, "sealed_client_secret");
+    assert_eq!(
+        client_secrets.key_ids(app.db()).await.unwrap(),
+        ["K1", "k1"]
+    );
+    let error = app
+        .restart_with(|c| c.vault_keys = Some(SecretString::from(k1.clone())))
+        .await
+        .expect_err("started without key K1");
+    assert!(error.contains("key id(s) K1 "), "{error}");
+
+    app.restart_with(|c| c.vault_keys = Some(SecretString::from(both.clone())))
+        .await
+        .unwrap();
     let vault = resolver::Vault::from_keys(&both).unwrap();
+    let left = resolver::key_ids::left_under_other_keys(app.db(), "K1")
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!((left[0].key_id.as_str(), left[0].count), ("k1", 1));
     let report = resolver::key_rotation::rotate(app.db(), &vault, 10)
         .await
         .unwrap();
     assert_eq!(report.records_rotated, 1, "{report:?}");
-    let sealed = app.records().await[0].sealed_client_secret.clone().unwrap();
-    assert!(sealed.starts_with("K1:"), "{sealed}");
+    assert_eq!(report.left, [], "{report:?}");
+    for record in app.records().await {
+        let sealed = record.sealed_client_secret.unwrap();
+        assert!(sealed.starts_with("K1:"), "{sealed}");
+    }
+    // k1 can go now.
+    app.restart_with(|c| c.vault_keys = Some(SecretString::from(upper.clone())))
+        .await
+        .unwrap();
 }
 
 async fn a_ciphertext_moved_to_another_record_or_slot_fails_with_a_coded_error(backend: Backend) {
@@ -189,6 +224,7 @@ async fn rotate_keys_reencrypts_under_the_new_key_and_the_old_key_can_go(backend
         stdout.contains("rotated 2 record(s) to key k2"),
         "{stdout}\n{stderr}"
     );
+    assert!(stdout.contains("nothing left under other keys"), "{stdout}");
     for stored in app.records().await {
         assert!(stored.sealed_client_secret.unwrap().starts_with("k2:"));
         assert!(stored.sealed_details_secrets.unwrap().starts_with("k2:"));
@@ -203,6 +239,7 @@ async fn rotate_keys_reencrypts_under_the_new_key_and_the_old_key_can_go(backend
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("rotated 0 record(s)"), "{stdout}");
+    assert!(stdout.contains("nothing left under other keys"), "{stdout}");
 
     // k1 dropped: the server starts and both secrets of both records still open.
     app.restart_with(|c| c.vault_keys = Some(SecretString::from(k2.clone())))
@@ -296,7 +333,7 @@ async fn rotate_keys_stops_at_a_ciphertext_that_does_not_open_and_names_its_reco
     assert!(stderr.contains(&target.id.to_string()), "{stderr}");
     assert!(stderr.contains("tampered or moved"), "{stderr}");
     assert!(!stderr.contains(CLIENT_SECRET), "{stderr}");
-    // The moved ciphertext was left as it was, under k1.
+    // The run stopped before reporting; the moved ciphertext was left as it was, under k1.
     let after = record(&app, "4").await;
     assert_eq!(after.sealed_client_secret, donor.sealed_client_secret);
 }
