@@ -149,26 +149,16 @@ impl Worker {
     /// Moves the next attempt of up to `batch` due deliveries past this attempt's time
     /// limit and counts the attempt, in one statement; the claimed rows.
     async fn claim(&self) -> Result<Vec<webhook_delivery::Model>, DbErr> {
-        use webhook_delivery::{Column, Entity};
-        let now = Utc::now();
         let lease = chrono::Duration::from_std(self.settings.timeout + Duration::from_secs(5))
             .unwrap_or(chrono::Duration::seconds(60));
-        let mut due = Query::select();
-        due.column(Column::Id)
-            .from(Entity)
-            .and_where(Expr::col(Column::NextAttemptAt).lte(now))
-            .and_where(Expr::col(Column::Url).is_in(self.settings.urls.clone()))
-            .order_by(Column::NextAttemptAt, sea_orm::Order::Asc)
-            .limit(self.settings.batch);
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
-        Entity::update_many()
-            .col_expr(Column::NextAttemptAt, Expr::value(now + lease))
-            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .filter(Column::Id.in_subquery(due))
-            .exec_with_returning(&self.db)
-            .await
+        claim(
+            self.db.get_database_backend(),
+            &self.settings.urls,
+            self.settings.batch,
+            lease,
+        )
+        .exec_with_returning(&self.db)
+        .await
     }
 
     fn request(
@@ -234,6 +224,34 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// The claim statement of the delivery worker: up to `batch` due deliveries to `urls`,
+/// soonest first, moved `lease` ahead with the attempt counted. A range of the
+/// `webhook_deliveries_next_attempt_at` index; delivered rows (no next attempt) are
+/// never walked.
+pub fn claim(
+    backend: DbBackend,
+    urls: &[String],
+    batch: u64,
+    lease: chrono::Duration,
+) -> sea_orm::UpdateMany<webhook_delivery::Entity> {
+    use webhook_delivery::{Column, Entity};
+    let now = Utc::now();
+    let mut due = Query::select();
+    due.column(Column::Id)
+        .from(Entity)
+        .and_where(Expr::col(Column::NextAttemptAt).lte(now))
+        .and_where(Expr::col(Column::Url).is_in(urls.iter().cloned()))
+        .order_by(Column::NextAttemptAt, sea_orm::Order::Asc)
+        .limit(batch);
+    if backend == DbBackend::Postgres {
+        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    Entity::update_many()
+        .col_expr(Column::NextAttemptAt, Expr::value(now + lease))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(Column::Id.in_subquery(due))
 }
 
 /// Sends one attempt. The answer's body is not read: only its status counts.

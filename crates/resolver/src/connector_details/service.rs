@@ -4,10 +4,10 @@
 use chrono::Utc;
 use entity::connector_details::{ActiveModel, Column, Entity, Model};
 use events::{ConnectionStatus, EventType, Events};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
 };
 
@@ -112,15 +112,21 @@ pub async fn save(
 /// transactional invariant.
 async fn check_quota(services: &Services, key: &RecordKey) -> ApiResult<()> {
     let max = services.max_records_per_tenant;
-    let records = Entity::find()
-        .filter(Column::SpaceGuid.eq(key.space_guid.as_str()))
-        .filter(Column::AccountId.eq(key.account_id.as_str()))
+    let records = tenant_records(&key.space_guid, &key.account_id)
         .count(&services.db)
         .await?;
     if records >= max && find(&services.db, key).await?.is_none() {
         return Err(ApiError::QuotaExceeded(max));
     }
     Ok(())
+}
+
+/// A tenant's records, as the quota counts them: a prefix of the `connector_details_list`
+/// index, so the count reads at most the tenant's own index entries.
+pub fn tenant_records(space_guid: &str, account_id: &str) -> Select<Entity> {
+    Entity::find()
+        .filter(Column::SpaceGuid.eq(space_guid))
+        .filter(Column::AccountId.eq(account_id))
 }
 
 /// The record at `key`, if any.
@@ -137,43 +143,73 @@ pub async fn list(
     first: u64,
     after: Option<uuid::Uuid>,
 ) -> ApiResult<Vec<Model>> {
-    let mut select = Entity::find()
-        .filter(Column::SpaceGuid.eq(tenant.space_guid()))
-        .filter(Column::AccountId.eq(tenant.account_id()))
-        .filter(Column::IntegrationPackInstanceId.eq(integration_pack_instance_id));
-    if let Some(after) = after {
-        let Some(cursor) = select.clone().filter(Column::Id.eq(after)).one(db).await? else {
-            return Err(ApiError::invalid_input(
-                "after",
-                "after must be the id of a record of this list",
-            ));
-        };
+    let list = (
+        tenant.space_guid(),
+        tenant.account_id(),
+        integration_pack_instance_id,
+    );
+    let cursor = match after {
+        Some(after) => {
+            let cursor = list_of(list)
+                .filter(Column::Id.eq(after))
+                .one(db)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid_input(
+                        "after",
+                        "after must be the id of a record of this list",
+                    )
+                })?;
+            Some((cursor.created_at, cursor.id))
+        }
+        None => None,
+    };
+    Ok(page(list, cursor, first).all(db).await?)
+}
+
+/// The records of one list: (Space guid, account id, integration pack instance id).
+pub type ListOf<'a> = (&'a str, &'a str, &'a str);
+
+fn list_of((space_guid, account_id, integration_pack_instance_id): ListOf<'_>) -> Select<Entity> {
+    Entity::find()
+        .filter(Column::SpaceGuid.eq(space_guid))
+        .filter(Column::AccountId.eq(account_id))
+        .filter(Column::IntegrationPackInstanceId.eq(integration_pack_instance_id))
+}
+
+/// One page of a list: up to `first` records after `cursor` (created_at, id), in that
+/// order. One range of the `connector_details_list` index: the cursor is a row-value
+/// comparison, so a deep page does not walk every earlier record (issue 20).
+pub fn page(
+    list: ListOf<'_>,
+    cursor: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+    first: u64,
+) -> Select<Entity> {
+    let mut select = list_of(list);
+    if let Some((created_at, id)) = cursor {
         select = select.filter(
-            sea_orm::Condition::any()
-                .add(Column::CreatedAt.gt(cursor.created_at))
-                .add(
-                    sea_orm::Condition::all()
-                        .add(Column::CreatedAt.eq(cursor.created_at))
-                        .add(Column::Id.gt(cursor.id)),
-                ),
+            Expr::tuple([Expr::col(Column::CreatedAt), Expr::col(Column::Id)])
+                .gt(Expr::tuple([Expr::value(created_at), Expr::value(id)])),
         );
     }
-    Ok(select
+    select
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::Id)
         .limit(first)
-        .all(db)
-        .await?)
+}
+
+/// The statement deleting the record at `key`: one row by the unique `key_hash` index;
+/// its tokens and pending authorizations go by the foreign keys' cascades, which use
+/// `oauth_tokens`' primary key and `oauth_states_connector`.
+pub fn delete_one(key: &RecordKey) -> sea_orm::DeleteMany<Entity> {
+    Entity::delete_many().filter(key.condition())
 }
 
 /// Deletes the record at `key`; true when one existed. The `connection.deleted` event
 /// is written in the same transaction (SPEC §12).
 pub async fn delete(db: &DatabaseConnection, events: &Events, key: &RecordKey) -> ApiResult<bool> {
     let txn = db.begin().await?;
-    let deleted = Entity::delete_many()
-        .filter(key.condition())
-        .exec_with_returning(&txn)
-        .await?;
+    let deleted = delete_one(key).exec_with_returning(&txn).await?;
     let mut emitted = Vec::with_capacity(deleted.len());
     for record in &deleted {
         emitted.push(

@@ -123,13 +123,16 @@ fn due(backend: DbBackend, ahead: Duration) -> Condition {
 /// not yet marked (SPEC §10 `NEEDS_REAUTHORIZATION`); at most `batch`.
 pub async fn unrenewable(db: &impl ConnectionTrait, batch: u64) -> ApiResult<Vec<Token>> {
     let backend = db.get_database_backend();
-    Ok(Entity::find()
+    Ok(select_unrenewable(backend, batch).all(db).await?)
+}
+
+/// The query of [`unrenewable`].
+pub fn select_unrenewable(backend: DbBackend, batch: u64) -> sea_orm::Select<Entity> {
+    Entity::find()
         .filter(Expr::col(Column::ExpiresAt).lte(db_clock::now(backend)))
         .filter(Column::ReauthorizationRequiredAt.is_null())
         .filter(Column::SealedRefreshToken.is_null())
         .filter(Column::GrantType.ne(GrantType::ClientCredentials.as_str()))
         .order_by_asc(Column::ExpiresAt)
         .limit(batch)
-        .all(db)
-        .await?)
 }

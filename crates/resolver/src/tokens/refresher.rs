@@ -23,6 +23,10 @@ use crate::Services;
 use crate::details::fingerprint;
 use crate::error::ApiResult;
 
+/// Duration of one sweep's scans and clean-ups, in seconds (not the refreshes it
+/// starts, which run on their own): it must not grow with the number of records.
+pub const SWEEP_DURATION_METRIC: &str = "spaces_oauth_refresh_sweep_duration_seconds";
+
 /// When and how much the refresher works.
 #[derive(Clone, Debug)]
 pub struct RefresherSettings {
@@ -52,7 +56,11 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => return,
             _ = ticker.tick() => {
-                if let Err(error) = sweep(&services, &settings, &mut queue).await {
+                let started = std::time::Instant::now();
+                let outcome = sweep(&services, &settings, &mut queue).await;
+                metrics::histogram!(SWEEP_DURATION_METRIC)
+                    .record(started.elapsed().as_secs_f64());
+                if let Err(error) = outcome {
                     tracing::warn!(%error, "refresh sweep failed");
                 }
             }

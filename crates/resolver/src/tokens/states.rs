@@ -61,13 +61,15 @@ pub async fn consume(db: &impl ConnectionTrait, state: &str) -> ApiResult<Option
         .filter(|row| row.expires_at > Utc::now()))
 }
 
+/// The expired pending authorizations: a range of the `oauth_states_expires_at` index.
+pub fn expired() -> sea_orm::DeleteMany<Entity> {
+    Entity::delete_many().filter(Column::ExpiresAt.lt(Utc::now()))
+}
+
 /// Deletes expired pending authorizations, and lets their records leave
 /// `PENDING_AUTHORIZATION` ([`ended`]); the background refresher calls this.
 pub async fn purge_expired(db: &DatabaseConnection) -> ApiResult<u64> {
-    let removed = Entity::delete_many()
-        .filter(Column::ExpiresAt.lt(Utc::now()))
-        .exec_with_returning(db)
-        .await?;
+    let removed = expired().exec_with_returning(db).await?;
     for row in &removed {
         ended(db, row.connector_id).await?;
     }
