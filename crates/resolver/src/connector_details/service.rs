@@ -106,16 +106,28 @@ pub async fn save(
 }
 
 /// Refuses a save that would create a record beyond the tenant's quota (SPEC §13);
-/// updating an existing record is always allowed. Usually one query (the tenant's
-/// count); whether the key exists is only asked at the quota. Saves racing each other
-/// may overshoot by the number in flight: the quota bounds growth, it is not a
-/// transactional invariant.
+/// updating an existing record is always allowed. An update costs one probe of the
+/// unique `key_hash` index; only a new record counts the tenant's records (a range of
+/// `connector_details_list`, at most the quota's size). Counting first, for every save,
+/// made each save read one index entry per record of its tenant (issue 20). Saves
+/// racing each other may overshoot by the number in flight: the quota bounds growth, it
+/// is not a transactional invariant.
 async fn check_quota(services: &Services, key: &RecordKey) -> ApiResult<()> {
     let max = services.max_records_per_tenant;
+    let existing: Option<uuid::Uuid> = key
+        .select()
+        .select_only()
+        .column(Column::Id)
+        .into_tuple()
+        .one(&services.db)
+        .await?;
+    if existing.is_some() {
+        return Ok(());
+    }
     let records = tenant_records(&key.space_guid, &key.account_id)
         .count(&services.db)
         .await?;
-    if records >= max && find(&services.db, key).await?.is_none() {
+    if records >= max {
         return Err(ApiError::QuotaExceeded(max));
     }
     Ok(())
