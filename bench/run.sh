@@ -242,7 +242,8 @@ pgbench_run() {
     before=$(counters)
     /usr/bin/time -f '%U %S' -o "$out.time" \
         pgbench -n -M prepared -c "$conns" -j "$THREADS" -T "$secs" \
-        -D nkeys="$NKEYS" -D naccounts="$NACCOUNTS" -f "$ROOT/bench/$script" \
+        -D nkeys="$NKEYS" -D naccounts="$NACCOUNTS" -D fp="$FP" -D binding="$BINDING" -D sealed= \
+        -f "$ROOT/bench/$script" \
         -l --log-prefix="$WORK/pgbench_$name" "$DB_URL" >"$out" 2>&1 || die "pgbench failed: $(cat "$out")"
     sleep 0.2 # the postmaster reaps pgbench's backends
     after=$(counters)
@@ -270,6 +271,9 @@ wrk_run seed save 16 5 1 >/dev/null
 rows=$(psql -tAq "$DB_URL" -c "SELECT count(*) FROM connector_details")
 echo "rows: $rows of $NKEYS keys"
 [[ $rows == "$NKEYS" ]] || die "seeding wrote $rows rows, not $NKEYS: run longer (BENCH_DURATION) or fewer keys"
+# The fingerprint and binding every record has (one client id for all keys), for
+# bench/save.sql to write what the server writes.
+read -r FP BINDING < <(psql -tAq -F ' ' "$DB_URL" -c "SELECT token_settings_fingerprint, secret_binding FROM connector_details LIMIT 1")
 
 log "database round trips per save (strace of the server, one connection, 2 s)"
 if command -v strace >/dev/null; then
