@@ -127,6 +127,10 @@ async fn every_per_start_request_and_sweep_statement_uses_an_index_on_postgres()
             )),
         ),
         (
+            "request: save, the quota's probe of the key",
+            resolver::connector_details::service::id_at(&key).build(backend),
+        ),
+        (
             "request: delete a record",
             resolver::connector_details::service::delete_one(&key).build(backend),
         ),

@@ -114,13 +114,7 @@ pub async fn save(
 /// is not a transactional invariant.
 async fn check_quota(services: &Services, key: &RecordKey) -> ApiResult<()> {
     let max = services.max_records_per_tenant;
-    let existing: Option<uuid::Uuid> = key
-        .select()
-        .select_only()
-        .column(Column::Id)
-        .into_tuple()
-        .one(&services.db)
-        .await?;
+    let existing: Option<uuid::Uuid> = id_at(key).into_tuple().one(&services.db).await?;
     if existing.is_some() {
         return Ok(());
     }
@@ -131,6 +125,11 @@ async fn check_quota(services: &Services, key: &RecordKey) -> ApiResult<()> {
         return Err(ApiError::QuotaExceeded(max));
     }
     Ok(())
+}
+
+/// The id of the record at `key`: one probe of the unique `key_hash` index.
+pub fn id_at(key: &RecordKey) -> Select<Entity> {
+    key.select().select_only().column(Column::Id)
 }
 
 /// A tenant's records, as the quota counts them: a prefix of the `connector_details_list`
