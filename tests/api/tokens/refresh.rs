@@ -37,8 +37,7 @@ async fn the_token_query_needs_the_token_read_scope_and_stays_in_the_tenant(back
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
 
     let variables = json!({ "input": key_input(SAMPLE_SPACE) });
@@ -74,8 +73,7 @@ async fn a_token_expiring_within_a_minute_is_refreshed_on_read(backend: Backend)
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let first = idp.last_access_token().unwrap();
 
@@ -101,8 +99,7 @@ async fn refresh_presents_each_rotated_refresh_token_once(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let variables = json!({ "input": key_input(SAMPLE_SPACE) });
     for _ in 0..3 {
@@ -134,8 +131,7 @@ async fn a_refresh_answer_without_a_refresh_token_keeps_the_old_one(backend: Bac
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let variables = json!({ "input": key_input(SAMPLE_SPACE) });
     for _ in 0..2 {
@@ -156,8 +152,7 @@ async fn a_failed_refresh_keeps_the_valid_token_and_records_the_error(backend: B
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let held = idp.last_access_token().unwrap();
 
@@ -198,8 +193,7 @@ async fn revoke_forgets_the_token(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let data = ui
         .data(REVOKE, json!({ "input": key_input(SAMPLE_SPACE) }))
@@ -223,8 +217,7 @@ async fn reset_drops_the_token(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
     let data = ui
         .data(RESET, json!({ "input": key_input(SAMPLE_SPACE) }))

@@ -61,8 +61,7 @@ async fn rotation_reencrypts_tokens_and_pending_verifiers(backend: Backend) {
     let Some(mut app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let body = generate(
         &ui,
         generate_input(SAMPLE_SPACE, "PASSWORD")
@@ -173,12 +172,9 @@ async fn the_environments_proxy_is_not_used_for_idp_calls(backend: Backend) {
     });
     let idp = IdpDouble::start().await;
     // The real binary: the environment is the process's own.
-    let Some(app) = TestApp::spawn_process(
+    let Some(app) = spawn_process(
         backend,
         &[
-            ("IDP_ALLOW_HTTP", "127.0.0.1"),
-            ("PUBLIC_BASE_URL", "https://spaces.example.com"),
-            ("IDP_TIMEOUT_SECONDS", "2"),
             ("HTTP_PROXY", &proxy_url),
             ("HTTPS_PROXY", &proxy_url),
             ("ALL_PROXY", &proxy_url),
@@ -191,8 +187,7 @@ async fn the_environments_proxy_is_not_used_for_idp_calls(backend: Backend) {
         proxy_task.abort();
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let body = generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
     assert_generated(&body);
     assert_eq!(idp.started_requests(), 1);
