@@ -15,6 +15,7 @@ mod hardening;
 mod idp_double;
 mod lifecycle;
 mod providers;
+mod reads;
 mod sample_request;
 mod space_guid;
 mod tokens;

@@ -234,10 +234,13 @@ pub async fn revoke(services: &Services, key: &RecordKey) -> ApiResult<Record> {
 /// an expired one that only a new authorization can renew answers
 /// `REAUTHORIZATION_REQUIRED` (SPEC §10).
 pub async fn read(services: &Services, key: &RecordKey) -> ApiResult<AccessTokenPayload> {
-    let record = find(services, key).await?;
-    let mut token = store::valid_token(&services.db, &record)
+    // The record and its token in one statement.
+    let (record, token) = services
+        .reads
+        .find(key, true)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let mut token = store::still_valid(&record, token).ok_or(ApiError::NotFound)?;
     let margin = chrono::Duration::seconds(READ_REFRESH_MARGIN_SECONDS);
     let needed = move |t: &entity::oauth_token::Model| {
         let now = Utc::now();
