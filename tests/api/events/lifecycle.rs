@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::helpers::webhooks::Receiver;
 use crate::idp_double::Knobs;
-use crate::tokens::{ACCOUNT, details, generate, password_input, save_connector};
+use crate::tokens::{connected, generate, password_input};
 
 backend_tests!(refresh_failure_recovery_and_refusal_each_emit_their_event);
 
@@ -26,8 +26,7 @@ async fn refresh_failure_recovery_and_refusal_each_emit_their_event(backend: Bac
     else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let body = generate(&ui, password_input()).await;
     assert!(body.get("errors").is_none(), "{body}");
     idp.set(|k| {

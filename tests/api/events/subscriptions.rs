@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::*;
 use crate::helpers::ws::{CONNECTION_EVENTS, Next, WsClient};
-use crate::tokens::{ACCOUNT, details, generate, generate_input, save_connector, spawn};
+use crate::tokens::{ACCOUNT, connected, generate, generate_input, spawn};
 
 backend_tests!(
     a_generation_reaches_the_subscriber_as_token_generated,
@@ -57,8 +57,7 @@ async fn a_completed_callback_reaches_the_subscriber(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let mut socket = WsClient::open(app.address, &ui.token, SAMPLE_SPACE).await;
     let instance = key_input(SAMPLE_SPACE)["integrationPackInstanceId"].clone();
     socket

@@ -69,17 +69,7 @@ async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
 
     let idp = IdpDouble::start().await;
     // The real binary, so these counters are this test's alone.
-    let Some(app) = TestApp::spawn_process(
-        backend,
-        &[
-            ("IDP_ALLOW_HTTP", "127.0.0.1"),
-            ("PUBLIC_BASE_URL", "https://spaces.example.com"),
-            ("IDP_TIMEOUT_SECONDS", "2"),
-            ("REFRESH_INTERVAL_SECONDS", "3600"),
-        ],
-    )
-    .await
-    else {
+    let Some(app) = crate::tokens::spawn_process(backend, &[]).await else {
         return;
     };
     let ui = app.tenant(crate::tokens::ACCOUNT, SAMPLE_SPACE);

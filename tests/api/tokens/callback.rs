@@ -134,8 +134,7 @@ async fn authorization_code_completes_through_the_callback_once(backend: Backend
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
 
     let url = start(&ui, generate_input(SAMPLE_SPACE, "AUTHORIZATION_CODE")).await;
     let parsed = reqwest::Url::parse(&url).unwrap();
@@ -190,8 +189,7 @@ async fn the_account_callback_accepts_only_its_own_account(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let redirect = format!("https://spaces.example.com/account/{ACCOUNT}/oauth2/callback");
     let input =
         generate_input(SAMPLE_SPACE, "AUTHORIZATION_CODE").with("redirectUri", redirect.as_str());
@@ -227,8 +225,7 @@ async fn an_idp_error_is_shown_escaped_with_400_and_spends_the_state(backend: Ba
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let (_, pairs) =
         authorize(&start(&ui, generate_input(SAMPLE_SPACE, "AUTHORIZATION_CODE")).await).await;
     let state = param(&pairs, "state");
@@ -282,8 +279,7 @@ async fn an_expired_state_is_refused_with_400(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let (_, pairs) =
         authorize(&start(&ui, generate_input(SAMPLE_SPACE, "AUTHORIZATION_CODE")).await).await;
     // Eleven minutes later, as far as the state is concerned (valid ten).

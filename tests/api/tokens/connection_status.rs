@@ -64,8 +64,7 @@ async fn a_new_record_is_not_connected_until_its_first_change(backend: Backend) 
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let record = connection(&ui, "3").await;
     assert_eq!(record["connectionStatus"], "NOT_CONNECTED");
     assert!(record["connectionStatusChangedAt"].is_null());
@@ -149,8 +148,7 @@ async fn an_abandoned_reauthorization_returns_to_the_held_tokens_status(backend:
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     assert!(client_credentials(&ui, "3").await.get("errors").is_none());
 
     let body = generate(&ui, generate_input(SAMPLE_SPACE, "AUTHORIZATION_CODE")).await;

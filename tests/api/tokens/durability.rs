@@ -27,8 +27,7 @@ async fn a_refresh_whose_caller_disconnects_still_stores_the_rotated_token(backe
         return;
     };
     {
-        let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-        save_connector(&ui, &details(&idp, json!({}))).await;
+        let ui = connected(&app, &idp).await;
         let body = generate(
             &ui,
             generate_input(SAMPLE_SPACE, "PASSWORD")

@@ -46,8 +46,7 @@ async fn an_invalid_grant_needs_reauthorization_and_the_refresher_stops_trying(b
     let Some(app) = sweeping(backend, 4).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let held = idp.last_access_token().unwrap();
     let expires_at = token_row(&app).await.unwrap().expires_at.unwrap();
@@ -121,8 +120,7 @@ async fn a_503_makes_the_connection_refresh_failing_until_the_idp_recovers(backe
     let Some(app) = sweeping(backend, 11).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let held = idp.last_access_token().unwrap();
     idp.set(|k| {
@@ -164,8 +162,7 @@ async fn a_retry_after_from_the_idp_postpones_the_next_attempt(backend: Backend)
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     idp.set(|k| {
         k.fail_with = Some((429, "slow_down".into(), "too many requests".into()));
@@ -200,8 +197,7 @@ async fn a_refused_refresh_is_not_terminal_when_a_newer_token_was_stored(backend
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     idp.revoke_refresh_tokens();
     let refresh = ui.graphql(REFRESH, json!({ "input": key_input(SAMPLE_SPACE) }));
@@ -234,8 +230,7 @@ async fn an_expired_token_nothing_can_renew_needs_reauthorization(backend: Backe
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     assert_eq!(status_of(&ui, "3").await, "ACTIVE");
     tokio::time::sleep(Duration::from_millis(1500)).await;

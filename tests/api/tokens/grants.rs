@@ -34,8 +34,7 @@ async fn client_credentials_stores_the_token_encrypted_and_marks_the_record(back
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
 
     let body = generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
     let payload = &body["data"]["generateIPackInstanceOauthAccessToken"];
@@ -96,8 +95,7 @@ async fn password_grant_uses_the_resource_owner_credentials(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
 
     let input = generate_input(SAMPLE_SPACE, "PASSWORD")
         .with("username", USERNAME)
@@ -124,8 +122,7 @@ async fn password_grant_without_a_password_names_the_field(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let body = generate(
         &ui,
         generate_input(SAMPLE_SPACE, "PASSWORD").with("username", USERNAME),
@@ -149,8 +146,7 @@ async fn jwt_bearer_sends_an_rs256_assertion_the_idp_verifies(backend: Backend) 
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let body = generate(
         &ui,
         generate_input(SAMPLE_SPACE, "JWT_BEARER").with("jwt", jwt_input(RSA_PRIVATE_PEM)),
@@ -179,8 +175,7 @@ async fn jwt_bearer_signed_with_another_key_is_refused_by_the_idp(backend: Backe
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let body = generate(
         &ui,
         generate_input(SAMPLE_SPACE, "JWT_BEARER").with("jwt", jwt_input(RSA2_PRIVATE_PEM)),
@@ -212,8 +207,7 @@ async fn jwt_bearer_sends_an_unsigned_assertion_when_asked(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let body = generate(
         &ui,
         generate_input(SAMPLE_SPACE, "JWT_BEARER").with("jwt", json!({ "unsigned": true })),
@@ -231,8 +225,7 @@ async fn grant_types_follow_the_connector_matrix(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let matrix: [(&str, &[&str]); 7] = [
         (
             "HTTP_CLIENT",
@@ -314,8 +307,7 @@ async fn an_idp_error_is_reported_with_its_code(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let body = generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
     assert_eq!(
         error_code(&body).as_deref(),
@@ -363,8 +355,7 @@ async fn a_slow_idp_fails_within_the_timeout(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let started = Instant::now();
     let (status, _, body) = ui
         .graphql(
@@ -389,8 +380,7 @@ async fn plain_http_idp_is_refused_unless_allowed(backend: Backend) {
     let Some(app) = spawn_with(backend, |config| config.idp_allow_http.clear()).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let body = generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
     assert_eq!(
         error_code(&body).as_deref(),

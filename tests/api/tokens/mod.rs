@@ -61,6 +61,19 @@ pub async fn spawn_with(
     .await
 }
 
+/// Like [`spawn`], as the real binary (its environment and metrics its own), with
+/// `envs` added.
+pub async fn spawn_process(backend: Backend, envs: &[(&str, &str)]) -> Option<TestApp> {
+    let mut all = vec![
+        ("IDP_ALLOW_HTTP", "127.0.0.1"),
+        ("PUBLIC_BASE_URL", "https://spaces.example.com"),
+        ("IDP_TIMEOUT_SECONDS", "2"),
+        ("REFRESH_INTERVAL_SECONDS", "3600"),
+    ];
+    all.extend_from_slice(envs);
+    TestApp::spawn_process(backend, &all).await
+}
+
 /// Details pointing at the double, plus `extra` top-level keys.
 pub fn details(idp: &IdpDouble, extra: Value) -> String {
     let mut details = json!({
@@ -75,6 +88,14 @@ pub fn details(idp: &IdpDouble, extra: Value) -> String {
         map.extend(extra);
     }
     details.to_string()
+}
+
+/// The UI of the token tests' tenant, after saving the sample key with details pointing
+/// at `idp` and the double's client id and secret.
+pub async fn connected<'a>(app: &'a TestApp, idp: &IdpDouble) -> Tenant<'a> {
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    save_connector(&ui, &details(idp, json!({}))).await;
+    ui
 }
 
 /// Saves the sample key with `details` and the double's client id and secret.

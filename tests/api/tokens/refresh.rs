@@ -16,6 +16,7 @@ backend_tests!(
     reset_drops_the_token,
     changing_the_client_id_invalidates_the_token_but_an_unchanged_save_keeps_it,
     the_list_shows_each_records_own_token_status,
+    aliased_refreshes_of_busy_leases_wait_one_lease_wait_in_all,
 );
 
 async fn read_token(app: &TestApp) -> serde_json::Value {
@@ -36,8 +37,7 @@ async fn the_token_query_needs_the_token_read_scope_and_stays_in_the_tenant(back
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
 
     let variables = json!({ "input": key_input(SAMPLE_SPACE) });
@@ -73,8 +73,7 @@ async fn a_token_expiring_within_a_minute_is_refreshed_on_read(backend: Backend)
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let first = idp.last_access_token().unwrap();
 
@@ -100,8 +99,7 @@ async fn refresh_presents_each_rotated_refresh_token_once(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let variables = json!({ "input": key_input(SAMPLE_SPACE) });
     for _ in 0..3 {
@@ -133,8 +131,7 @@ async fn a_refresh_answer_without_a_refresh_token_keeps_the_old_one(backend: Bac
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let variables = json!({ "input": key_input(SAMPLE_SPACE) });
     for _ in 0..2 {
@@ -155,8 +152,7 @@ async fn a_failed_refresh_keeps_the_valid_token_and_records_the_error(backend: B
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let held = idp.last_access_token().unwrap();
 
@@ -197,8 +193,7 @@ async fn revoke_forgets_the_token(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, password_input()).await;
     let data = ui
         .data(REVOKE, json!({ "input": key_input(SAMPLE_SPACE) }))
@@ -222,8 +217,7 @@ async fn reset_drops_the_token(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
     let data = ui
         .data(RESET, json!({ "input": key_input(SAMPLE_SPACE) }))
@@ -323,4 +317,68 @@ async fn the_list_shows_each_records_own_token_status(backend: Backend) {
         status(&ui).await["tokenStatus"]["grantType"],
         "CLIENT_CREDENTIALS"
     );
+}
+
+async fn aliased_refreshes_of_busy_leases_wait_one_lease_wait_in_all(backend: Backend) {
+    use entity::oauth_token::{Column, Entity};
+    use sea_orm::EntityTrait;
+    use sea_orm::sea_query::Expr;
+
+    let idp = IdpDouble::start().await;
+    // IDP_TIMEOUT_SECONDS is 2 here: a request waits 4 s in all for busy leases.
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
+    let connections = ["1", "2", "3", "4"];
+    for connection in connections {
+        save_with_secret(&ui, &idp, connection, crate::idp_double::CLIENT_SECRET).await;
+        assert!(
+            client_credentials(&ui, connection)
+                .await
+                .get("errors")
+                .is_none()
+        );
+    }
+    // Another replica holds every lease for a minute.
+    let db = app.db();
+    let until = resolver::db_clock::now_plus(
+        db.get_database_backend(),
+        std::time::Duration::from_secs(60),
+    );
+    Entity::update_many()
+        .col_expr(Column::LeaseOwner, Expr::value("another-replica/1"))
+        .col_expr(Column::LeaseExpiresAt, until)
+        .exec(db)
+        .await
+        .expect("cannot take the leases");
+
+    // Mutation fields run one after another: without one budget for the request, each
+    // would wait 4 s of its own (16 s).
+    let fields: String = connections
+        .iter()
+        .map(|c| {
+            format!(
+                "r{c}: refreshIPackInstanceOauthAccessToken(input: {{ integrationPackInstanceId: \"test-101\", processId: \"1\", envId: \"2\", connectionId: \"{c}\", catalogGuid: \"{SAMPLE_SPACE}\" }}) {{ isTokenGenerated }}"
+            )
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let (_, _, body) = ui
+        .graphql(&format!("mutation {{ {fields} }}"), json!({}))
+        .await;
+    let took = started.elapsed();
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "four busy refreshes waited {took:?}, more than one lease wait (4 s) in all"
+    );
+    for connection in connections {
+        assert_eq!(
+            body["data"][format!("r{connection}")]["isTokenGenerated"],
+            true
+        );
+    }
+    // Only the four generations reached the IdP: a busy lease is not refreshed around.
+    assert_eq!(idp.started_requests(), 4);
 }

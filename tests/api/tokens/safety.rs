@@ -1,5 +1,5 @@
 //! The outbound client's safety rules (SPEC §8): no redirects followed, a capped
-//! response size; and key rotation covering held tokens and pending verifiers (SPEC §5).
+//! response size, no proxy from the environment; and key rotation covering held tokens and pending verifiers (SPEC §5).
 
 use sea_orm::EntityTrait;
 use secrecy::{ExposeSecret, SecretString};
@@ -10,6 +10,7 @@ use super::*;
 backend_tests!(
     an_idp_redirect_is_not_followed,
     an_oversized_idp_response_is_refused,
+    the_environments_proxy_is_not_used_for_idp_calls,
     rotation_reencrypts_tokens_and_pending_verifiers,
 );
 
@@ -60,8 +61,7 @@ async fn rotation_reencrypts_tokens_and_pending_verifiers(backend: Backend) {
     let Some(mut app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let body = generate(
         &ui,
         generate_input(SAMPLE_SPACE, "PASSWORD")
@@ -131,4 +131,46 @@ async fn rotation_reencrypts_tokens_and_pending_verifiers(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(callback.status(), reqwest::StatusCode::OK);
+}
+
+async fn the_environments_proxy_is_not_used_for_idp_calls(backend: Backend) {
+    // A "proxy" that counts the connections it is offered.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("cannot bind the proxy");
+    let proxy_url = format!("http://{}", proxy.local_addr().expect("proxy address"));
+    let offered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&offered);
+    let proxy_task = tokio::spawn(async move {
+        while proxy.accept().await.is_ok() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let idp = IdpDouble::start().await;
+    // The real binary: the environment is the process's own.
+    let Some(app) = spawn_process(
+        backend,
+        &[
+            ("HTTP_PROXY", &proxy_url),
+            ("HTTPS_PROXY", &proxy_url),
+            ("ALL_PROXY", &proxy_url),
+            ("http_proxy", &proxy_url),
+            ("https_proxy", &proxy_url),
+        ],
+    )
+    .await
+    else {
+        proxy_task.abort();
+        return;
+    };
+    let ui = connected(&app, &idp).await;
+    let body = generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS")).await;
+    assert_generated(&body);
+    assert_eq!(idp.started_requests(), 1);
+    assert_eq!(
+        offered.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the IdP call went through the environment's proxy"
+    );
+    proxy_task.abort();
 }

@@ -79,8 +79,7 @@ async fn a_generation_under_old_settings_does_not_store_its_token(backend: Backe
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     idp.set(|knobs| knobs.delay = Duration::from_millis(1200));
     let generating = generate(&ui, generate_input(SAMPLE_SPACE, "CLIENT_CREDENTIALS"));
     let changing = async {
@@ -99,8 +98,7 @@ async fn a_refresh_under_old_settings_does_not_delete_the_newer_token(backend: B
     let Some(app) = spawn(backend).await else {
         return;
     };
-    let ui = app.tenant(ACCOUNT, SAMPLE_SPACE);
-    save_connector(&ui, &details(&idp, json!({}))).await;
+    let ui = connected(&app, &idp).await;
     let input = generate_input(SAMPLE_SPACE, "PASSWORD")
         .with("username", USERNAME)
         .with("password", PASSWORD);

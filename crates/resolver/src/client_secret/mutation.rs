@@ -7,18 +7,14 @@ use crate::Services;
 use crate::connector_details::types::{ConnectorDetails, KeyInput};
 use crate::context::caller;
 use crate::error::ApiError;
-use crate::record_key::{KeyFields, RecordKey};
 use sea_orm::TransactionTrait;
 
 /// A record key plus the real client secret to encrypt.
 #[derive(InputObject)]
 #[graphql(name = "IPackInstanceOauthClientSecretInput")]
 pub struct ClientSecretInput {
-    pub integration_pack_instance_id: String,
-    pub process_id: String,
-    pub env_id: String,
-    pub connection_id: String,
-    pub catalog_guid: String,
+    #[graphql(flatten)]
+    pub key: KeyInput,
     /// The real secret; it is encrypted and never returned.
     pub client_secret: String,
 }
@@ -36,16 +32,7 @@ impl ClientSecretMutation {
         ctx: &Context<'_>,
         input: ClientSecretInput,
     ) -> Result<ConnectorDetails> {
-        let key = RecordKey::parse(
-            caller(ctx)?.tenant(),
-            KeyFields {
-                integration_pack_instance_id: &input.integration_pack_instance_id,
-                process_id: &input.process_id,
-                env_id: &input.env_id,
-                connection_id: &input.connection_id,
-                catalog_guid: &input.catalog_guid,
-            },
-        )?;
+        let key = input.key.parse(caller(ctx)?.tenant())?;
         let services = Services::of(ctx)?;
         let record =
             service::encrypt(&services.db, &services.vault, &key, &input.client_secret).await?;

@@ -7,6 +7,7 @@ use super::types::ConnectionTest;
 use crate::Services;
 use crate::connector_details::types::KeyInput;
 use crate::context::caller;
+use crate::tokens::lease_wait::LeaseWaitBudget;
 
 /// Test Connection.
 #[derive(Default)]
@@ -20,6 +21,6 @@ impl ConnectionTestMutation {
     #[graphql(name = "testIPackInstanceOauthConnection")]
     async fn test(&self, ctx: &Context<'_>, input: KeyInput) -> Result<ConnectionTest> {
         let tenant = caller(ctx)?.tenant();
-        Ok(service::run(Services::of(ctx)?, tenant, input).await?)
+        Ok(service::run(Services::of(ctx)?, tenant, input, &LeaseWaitBudget::of(ctx)).await?)
     }
 }

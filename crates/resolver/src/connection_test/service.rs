@@ -18,7 +18,7 @@ use crate::code::Code;
 use crate::connector_details::types::KeyInput;
 use crate::context::Tenant;
 use crate::error::{ApiError, ApiResult};
-use crate::record_key::RecordKey;
+use crate::tokens::lease_wait::LeaseWaitBudget;
 use crate::tokens::refresh::refreshable;
 use crate::tokens::settings::IdpSettings;
 use crate::tokens::types::{GenerateInput, GrantType, JwtInput};
@@ -94,6 +94,7 @@ pub async fn run(
     services: &Services,
     tenant: &Tenant,
     input: KeyInput,
+    budget: &LeaseWaitBudget,
 ) -> ApiResult<ConnectionTest> {
     let key = input.parse(tenant)?;
     let record = key.find(&services.db).await?.ok_or(ApiError::NotFound)?;
@@ -116,11 +117,11 @@ pub async fn run(
     let obtained = token(
         services,
         tenant,
-        &key,
         input,
         grant,
         &settings,
         held.as_ref(),
+        budget,
     )
     .await;
     let Some((token_type, access_token)) = steps.record("token", started, obtained)? else {
@@ -189,12 +190,14 @@ fn client_secret(grant: GrantType, settings: &IdpSettings) -> StepResult<()> {
 async fn token(
     services: &Services,
     tenant: &Tenant,
-    key: &RecordKey,
     input: KeyInput,
     grant: GrantType,
     settings: &IdpSettings,
     held: Option<&Token>,
+    budget: &LeaseWaitBudget,
 ) -> StepResult<(String, SecretString)> {
+    // Parsed again (cheaply): `input` goes on into a generation.
+    let key = &input.parse(tenant)?;
     let now = Utc::now();
     let renewable = |t: &Token| t.expires_at.is_none_or(|e| e > now) || refreshable(t);
     let message = match held {
@@ -228,7 +231,7 @@ async fn token(
         }
     };
     // Refreshes first when the token is due (SPEC §3), and fails on an expired one.
-    let payload = tokens::read(services, key).await?;
+    let payload = tokens::read(services, key, budget).await?;
     let access_token = SecretString::from(payload.access_token);
     Ok(((payload.token_type, access_token), message.to_owned()))
 }
@@ -259,11 +262,7 @@ fn jwt_from_details(settings: &IdpSettings) -> Result<JwtInput, Failure> {
 
 fn generate_input(key: KeyInput, grant: GrantType, jwt: Option<JwtInput>) -> GenerateInput {
     GenerateInput {
-        integration_pack_instance_id: key.integration_pack_instance_id,
-        process_id: key.process_id,
-        env_id: key.env_id,
-        connection_id: key.connection_id,
-        catalog_guid: key.catalog_guid,
+        key,
         grant_type: grant,
         connector_type: None,
         username: None,

@@ -11,6 +11,7 @@ pub mod grants;
 pub mod http;
 pub mod jwt_bearer;
 pub mod lease;
+pub mod lease_wait;
 pub mod mutation;
 pub mod policy;
 pub mod providers;

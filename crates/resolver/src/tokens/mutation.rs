@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Object, Result};
 
+use super::lease_wait::LeaseWaitBudget;
 use super::service;
 use super::types::{GenerateInput, GeneratePayload};
 use crate::Services;
@@ -31,7 +32,10 @@ impl TokenMutation {
     #[graphql(name = "refreshIPackInstanceOauthAccessToken")]
     async fn refresh(&self, ctx: &Context<'_>, input: KeyInput) -> Result<ConnectorDetails> {
         let key = input.parse(caller(ctx)?.tenant())?;
-        Ok(service::refresh(Services::of(ctx)?, &key).await?.into())
+        let budget = &LeaseWaitBudget::of(ctx);
+        Ok(service::refresh(Services::of(ctx)?, &key, budget)
+            .await?
+            .into())
     }
 
     /// Forgets the held token; `isTokenGenerated` becomes false.

@@ -2,6 +2,7 @@
 
 use async_graphql::{ComplexObject, Context, Object, Result};
 
+use super::lease_wait::LeaseWaitBudget;
 use super::types::{AccessTokenPayload, TokenStatus};
 use super::{service, store};
 use crate::Services;
@@ -30,7 +31,8 @@ impl TokenQuery {
             );
         }
         let key = input.parse(caller.tenant())?;
-        Ok(service::read(Services::of(ctx)?, &key).await?)
+        let budget = &LeaseWaitBudget::of(ctx);
+        Ok(service::read(Services::of(ctx)?, &key, budget).await?)
     }
 }
 

@@ -20,6 +20,7 @@ use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use super::grants::{self, IssuedToken};
 use super::lease::{self, Failure, Lease};
+use super::lease_wait::LeaseWaitBudget;
 use super::settings::IdpSettings;
 use super::store;
 use super::types::GrantType;
@@ -111,30 +112,36 @@ async fn attempt_here(services: &Services, record: &Record, needed: Needed) -> A
     }
 }
 
-/// Attempts until the lease is free or `wait` has passed; then reports what the other
-/// holder left behind (`Current`) rather than `Busy`.
+/// Attempts until the lease is free or the request's lease waiting (`budget`, `wait`
+/// from the first busy lease on) has run out; then reports what the other holder left
+/// behind (`Current`) rather than `Busy`.
 pub async fn attempt_waiting(
     services: &Services,
     record: &Record,
     needed: impl Fn(&Token) -> bool + Send + Sync + 'static,
+    budget: &LeaseWaitBudget,
     wait: std::time::Duration,
 ) -> ApiResult<Outcome> {
     let needed: Needed = Arc::new(needed);
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        match attempt_detached(services, record, Arc::clone(&needed)).await? {
-            Outcome::Busy if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let first = attempt_detached(services, record, Arc::clone(&needed)).await?;
+    if !matches!(first, Outcome::Busy) {
+        return Ok(first);
+    }
+    let deadline = budget.deadline(wait);
+    if let Some(_turn) = budget.turn(deadline).await {
+        while tokio::time::Instant::now() < deadline {
+            let pause = deadline - tokio::time::Instant::now();
+            tokio::time::sleep(pause.min(std::time::Duration::from_millis(100))).await;
+            match attempt_detached(services, record, Arc::clone(&needed)).await? {
+                Outcome::Busy => {}
+                other => return Ok(other),
             }
-            Outcome::Busy => {
-                return Ok(match store::valid_token(&services.db, record).await? {
-                    Some(token) => Outcome::Current(token),
-                    None => Outcome::Gone,
-                });
-            }
-            other => return Ok(other),
         }
     }
+    Ok(match store::valid_token(&services.db, record).await? {
+        Some(token) => Outcome::Current(token),
+        None => Outcome::Gone,
+    })
 }
 
 /// How long a refresh lease lasts: the IdP call's limit plus time to store its answer,

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 
 use super::grants::{self, IssuedToken};
 use super::jwt_bearer::{self, AssertionParams};
+use super::lease_wait::LeaseWaitBudget;
 use super::refresh::{self, Outcome};
 use super::settings::IdpSettings;
 use super::types::{AccessTokenPayload, GenerateInput, GenerationStatus, GrantType};
@@ -38,7 +39,7 @@ pub async fn generate(
     tenant: &Tenant,
     input: GenerateInput,
 ) -> ApiResult<Generated> {
-    let key = input.key(tenant)?;
+    let key = input.key.parse(tenant)?;
     if let Some(connector) = input.connector_type
         && !connector.allowed_grants().contains(&input.grant_type)
     {
@@ -189,7 +190,11 @@ pub fn redirect_uri(
 /// re-authorization answers `REAUTHORIZATION_REQUIRED` without calling the IdP (SPEC
 /// §10). The exponential backoff of the background refresher does not apply: the user
 /// asked explicitly.
-pub async fn refresh(services: &Services, key: &RecordKey) -> ApiResult<Record> {
+pub async fn refresh(
+    services: &Services,
+    key: &RecordKey,
+    budget: &LeaseWaitBudget,
+) -> ApiResult<Record> {
     let record = find(services, key).await?;
     let token = store::valid_token(&services.db, &record)
         .await?
@@ -209,6 +214,7 @@ pub async fn refresh(services: &Services, key: &RecordKey) -> ApiResult<Record> 
         services,
         &record,
         move |t| t.last_refreshed_at.unwrap_or(t.issued_at) < started,
+        budget,
         lease_wait(services),
     )
     .await?;
@@ -233,7 +239,11 @@ pub async fn revoke(services: &Services, key: &RecordKey) -> ApiResult<Record> {
 /// within 60 s (SPEC §3). A failed refresh still answers a token that has not expired;
 /// an expired one that only a new authorization can renew answers
 /// `REAUTHORIZATION_REQUIRED` (SPEC §10).
-pub async fn read(services: &Services, key: &RecordKey) -> ApiResult<AccessTokenPayload> {
+pub async fn read(
+    services: &Services,
+    key: &RecordKey,
+    budget: &LeaseWaitBudget,
+) -> ApiResult<AccessTokenPayload> {
     // The record and its token in one statement.
     let (record, token) = services
         .reads
@@ -249,7 +259,9 @@ pub async fn read(services: &Services, key: &RecordKey) -> ApiResult<AccessToken
     };
     let terminal = token.reauthorization_required_at.is_some();
     if !terminal && needed(&token) && refresh::refreshable(&token) {
-        match refresh::attempt_waiting(services, &record, needed, lease_wait(services)).await? {
+        match refresh::attempt_waiting(services, &record, needed, budget, lease_wait(services))
+            .await?
+        {
             Outcome::Refreshed(t) | Outcome::Current(t) => token = t,
             Outcome::Gone | Outcome::Busy => return Err(ApiError::NotFound),
             Outcome::Failed(error, t) => {
@@ -294,7 +306,7 @@ fn expired(token: &entity::oauth_token::Model) -> bool {
     token.expires_at.is_some_and(|e| e <= Utc::now())
 }
 
-/// How long an on-demand refresh waits for another holder of the lease.
+/// How long one request waits in all for leases another task holds.
 fn lease_wait(services: &Services) -> Duration {
     services.tokens.idp.policy().timeout + Duration::from_secs(2)
 }

@@ -4,10 +4,8 @@
 use async_graphql::{Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::connector_details::types::ConnectorDetails;
-use crate::context::Tenant;
-use crate::error::ApiResult;
-use crate::record_key::{KeyFields, RecordKey};
+use crate::connector_details::types::{ConnectorDetails, KeyInput};
+use crate::record_key::RecordKey;
 
 /// How a token is obtained (SPEC §6).
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,11 +111,8 @@ pub struct JwtInput {
 #[derive(InputObject)]
 #[graphql(name = "IPackInstanceOauthGenerateTokenInput")]
 pub struct GenerateInput {
-    pub integration_pack_instance_id: String,
-    pub process_id: String,
-    pub env_id: String,
-    pub connection_id: String,
-    pub catalog_guid: String,
+    #[graphql(flatten)]
+    pub key: KeyInput,
     pub grant_type: GrantType,
     /// When given, the grant type must be allowed for it (SPEC §6).
     pub connector_type: Option<ConnectorType>,
@@ -131,22 +126,6 @@ pub struct GenerateInput {
     /// `AUTHORIZATION_CODE`: one of this server's callback URLs under
     /// `PUBLIC_BASE_URL`; default `{PUBLIC_BASE_URL}/oauth2/callback`.
     pub redirect_uri: Option<String>,
-}
-
-impl GenerateInput {
-    /// Validates the key for the caller's tenant.
-    pub fn key(&self, tenant: &Tenant) -> ApiResult<RecordKey> {
-        RecordKey::parse(
-            tenant,
-            KeyFields {
-                integration_pack_instance_id: &self.integration_pack_instance_id,
-                process_id: &self.process_id,
-                env_id: &self.env_id,
-                connection_id: &self.connection_id,
-                catalog_guid: &self.catalog_guid,
-            },
-        )
-    }
 }
 
 /// The answer of `generateIPackInstanceOauthAccessToken`.

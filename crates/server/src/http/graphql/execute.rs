@@ -120,7 +120,10 @@ pub(super) async fn execute(
         for registration in registrations {
             state.persisted_queries.register(registration);
         }
-        batch = batch.data(caller);
+        // Aliased token reads and refreshes share one lease wait (SPEC §13).
+        batch = batch
+            .data(caller)
+            .data(resolver::tokens::lease_wait::LeaseWaitBudget::default());
     }
     let response = state.schema.execute_batch(batch).await;
     match &response {
