@@ -19,11 +19,11 @@ pub struct ConnectorDetailsQuery;
 #[Object]
 impl ConnectorDetailsQuery {
     /// The record at `input`'s key in the caller's tenant, or null (documented operation).
-    /// One statement: when `tokenStatus` is asked for, the token row comes with the
-    /// record (a join), else the record alone.
     #[graphql(name = "IPackInstanceOAuthConnectorDetails")]
     async fn find(&self, ctx: &Context<'_>, input: KeyInput) -> Result<Option<ConnectorDetails>> {
         let key = input.parse(caller(ctx)?.tenant())?;
+        // One statement: when `tokenStatus` is asked for, the token row comes with the
+        // record (a join), else the record alone.
         let with_token = ctx.look_ahead().field("tokenStatus").exists();
         let found = Services::of(ctx)?.reads.find(&key, with_token).await?;
         Ok(found.map(|(record, token)| {
