@@ -1,13 +1,24 @@
--- wrk script for bench/run.sh: drives the documented save mutation (BENCH_MODE=save) or
--- the documented read-back query (BENCH_MODE=read) over BENCH_KEYS record keys spread
--- across the accounts whose bearer tokens are in BENCH_TOKENS (one JWT a line), and
--- checks every response: HTTP 200, no "errors", and the expected field in "data".
+-- wrk script for bench/run.sh: drives one documented operation over BENCH_KEYS record
+-- keys spread across the accounts whose bearer tokens are in BENCH_TOKENS (one JWT a
+-- line), and checks every response: HTTP 200, no "errors", and the expected start of
+-- "data". BENCH_MODE picks the operation:
+--   save       the save mutation (connection c1)
+--   read       the read-back query IPackInstanceOAuthConnectorDetails (c1)
+--   list       the list query iPackInstanceOauthConnectorDetailsList of the key's
+--              integration pack instance
+--   token      the runtime's iPackInstanceOauthAccessToken (c2; the tokens must carry
+--              oauth.token.read)
+--   tokensave  seeding: saves c2 with details whose accessTokenURL is BENCH_IDP_URL and a
+--              real client secret
+--   generate   seeding: a client-credentials token for c2 (from BENCH_IDP_URL)
 -- done() prints one machine-readable RESULT line that run.sh parses.
 
 local mode = os.getenv("BENCH_MODE") or "save"
 local nkeys = tonumber(os.getenv("BENCH_KEYS") or "4096")
 local space = os.getenv("BENCH_SPACE") or "bench-space"
--- 1: each thread walks the keys in order (seeding: every key gets written), else random.
+local idp_url = os.getenv("BENCH_IDP_URL") or "http://127.0.0.1:18081/token"
+-- 1: thread i of BENCH_THREADS walks keys i, i + BENCH_THREADS, … (seeding: every key is
+-- written once nkeys requests are made), else random keys.
 local sequential = os.getenv("BENCH_SEQUENTIAL") == "1"
 -- bench/scale.sh: 1 formats each request when it is sent instead of all BENCH_KEYS up
 -- front (a million keys would not fit in memory), at every size alike.
@@ -30,11 +41,30 @@ local fields = "id integrationPackInstanceId isTokenGenerated oauthConnectorDeta
    .. "processId envId connectionId catalogGuid"
 local save_query = "mutation Save($input: IPackInstanceOauthConnectorDetailsInput!) "
    .. "{ saveIPackInstanceOauthConnectorDetails(input: $input) { " .. fields .. " } }"
-local read_query = "query Read($input: IPackInstanceOauthConnectorKeyInput!) "
-   .. "{ IPackInstanceOAuthConnectorDetails(input: $input) { " .. fields .. " } }"
-local expect = mode == "save"
-   and '{"data":{"saveIPackInstanceOauthConnectorDetails":{"id":"'
-   or '{"data":{"IPackInstanceOAuthConnectorDetails":{"id":"'
+local queries = {
+   save = save_query,
+   tokensave = save_query,
+   read = "query Read($input: IPackInstanceOauthConnectorKeyInput!) "
+      .. "{ IPackInstanceOAuthConnectorDetails(input: $input) { " .. fields .. " } }",
+   list = "query List($ipack: String!) "
+      .. "{ iPackInstanceOauthConnectorDetailsList(integrationPackInstanceId: $ipack) { "
+      .. fields .. " } }",
+   token = "query Token($input: IPackInstanceOauthConnectorKeyInput!) "
+      .. "{ iPackInstanceOauthAccessToken(input: $input) { accessToken tokenType expiresAt } }",
+   generate = "mutation Generate($input: IPackInstanceOauthGenerateTokenInput!) "
+      .. "{ generateIPackInstanceOauthAccessToken(input: $input) { status } }",
+}
+local expects = {
+   save = '{"data":{"saveIPackInstanceOauthConnectorDetails":{"id":"',
+   tokensave = '{"data":{"saveIPackInstanceOauthConnectorDetails":{"id":"',
+   read = '{"data":{"IPackInstanceOAuthConnectorDetails":{"id":"',
+   list = '{"data":{"iPackInstanceOauthConnectorDetailsList":[{"id":"',
+   token = '{"data":{"iPackInstanceOauthAccessToken":{"accessToken":"',
+   generate = '{"data":{"generateIPackInstanceOauthAccessToken":{"status":"GENERATED"',
+}
+local query = queries[mode]
+local expect = expects[mode]
+if query == nil then error("unknown BENCH_MODE " .. mode) end
 
 -- BENCH_CLIENT_SECRET set (bench/scale.sh): every save sends a real client secret,
 -- sealed by the server; else "dummyValue", which keeps what the vault holds (none).
@@ -44,11 +74,12 @@ local function secret(k)
    return "dummyValue"
 end
 
--- Key k belongs to account k % naccounts; the same mapping as bench/save.sql.
+-- Key k belongs to account k % naccounts; the same mapping as bench/*.sql.
 local function body(k)
+   local connection = (mode == "save" or mode == "read") and "c1" or "c2"
    local key = string.format(
       '"integrationPackInstanceId":"ipack-%d","processId":"p1","envId":"e1",'
-         .. '"connectionId":"c1","catalogGuid":"%s"', k, space)
+         .. '"connectionId":"%s","catalogGuid":"%s"', k, connection, space)
    if mode == "save" then
       -- One client id for every key: the token-settings fingerprint and the secret
       -- binding are then the same on every record, and bench/save.sql writes them as
@@ -57,9 +88,20 @@ local function body(k)
          '{"query":"%s","variables":{"input":{%s,"isTokenGenerated":false,'
             .. '"oauthConnectorDetails":"{\\"baseURL\\":\\"https://idp.example.com\\",'
             .. '\\"clientId\\":\\"bench-client\\"}","clientId":"bench-client",'
-            .. '"clientSecret":"%s"}}}', save_query, key, secret(k))
+            .. '"clientSecret":"%s"}}}', query, key, secret(k))
+   elseif mode == "tokensave" then
+      return string.format(
+         '{"query":"%s","variables":{"input":{%s,"isTokenGenerated":false,'
+            .. '"oauthConnectorDetails":"{\\"accessTokenURL\\":\\"%s\\",'
+            .. '\\"clientId\\":\\"client-%d\\"}","clientId":"client-%d",'
+            .. '"clientSecret":"bench-client-secret-%d"}}}', query, key, idp_url, k, k, k)
+   elseif mode == "generate" then
+      return string.format(
+         '{"query":"%s","variables":{"input":{%s,"grantType":"CLIENT_CREDENTIALS"}}}', query, key)
+   elseif mode == "list" then
+      return string.format('{"query":"%s","variables":{"ipack":"ipack-%d"}}', query, k)
    end
-   return string.format('{"query":"%s","variables":{"input":{%s}}}', read_query, key)
+   return string.format('{"query":"%s","variables":{"input":{%s}}}', query, key)
 end
 
 local threads = {}
@@ -76,7 +118,7 @@ function init(args)
    responses = 0
    failures = 0
    first_failure = ""
-   cursor = id * 7919
+   cursor = id
    math.randomseed(os.time() + id * 104729)
    requests = {}
    repeats = 0
@@ -110,7 +152,7 @@ function request()
    end
    if sequential then
       k = cursor % nkeys
-      cursor = cursor + 1
+      cursor = cursor + nthreads
    else
       k = math.random(0, nkeys - 1)
    end

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The spaces-oauth benchmark (see BENCHMARKS.md): the documented save mutation and the
-# read-back query through a release build of the server, driven by wrk with every
-# response checked, against the same statements run as raw SQL by pgbench at the same
-# concurrency, in the same run; then the save path on embedded SQLite.
+# The spaces-oauth benchmark (see BENCHMARKS.md): the documented save mutation, the
+# read-back query, the list query and the runtime's token read through a release build
+# of the server, driven by wrk with every response checked, against the statements they
+# stand for run as raw SQL by pgbench at the same concurrency, in the same run; then the
+# save path on embedded SQLite.
 #
 #   bench/run.sh                      # everything, ~4 minutes
 #   BENCH_DURATION=5 bench/run.sh     # shorter runs
@@ -17,16 +18,24 @@
 #   BENCH_PG_PORT      port of the throwaway cluster (55432)
 #   BENCH_PORT         port of spaces-oauth (18080)
 #   BENCH_SKIP_BUILD   1: use the existing release binary
-#   BENCH_PERF         1: record a perf profile of the server during the c=16 save run
+#   BENCH_PERF         1: record a perf profile of the server during the c=16 save, read
+#                      and token runs (target/bench/perf-<run>.data)
 #   BENCH_PERF_CALLGRAPH  perf's call-graph mode (fp; dwarf when the binary has no frame pointers)
 #   BENCH_SERVER_ENV   extra VAR=value settings for the server (space-separated)
+#   BENCH_BIN          the server binary to measure (default the release build; implies
+#                      no build), e.g. a copy of another commit's for an A/B run
+#   BENCH_OPS          the operations measured through the server ("save read token list")
+#   BENCH_SQLITE       0: skip the SQLite runs
+#   BENCH_IDP_PORT     port of the identity-provider double, bench/idp.py (18081)
 #   CARGO_TARGET_DIR   where the release binary is built (./target)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$TARGET/bench
-BIN=$TARGET/release/spaces-oauth
+BIN=${BENCH_BIN:-$TARGET/release/spaces-oauth}
+OPS=${BENCH_OPS:-save read token list}
+IDP_PORT=${BENCH_IDP_PORT:-18081}
 DURATION=${BENCH_DURATION:-15}
 CONNECTIONS=${BENCH_CONNECTIONS:-16 64}
 NKEYS=${BENCH_KEYS:-4096}
@@ -50,9 +59,11 @@ RESULTS=$WORK/results.txt
 : >"$RESULTS"
 SERVER_PID=
 OWN_PG=
+IDP_PID=
 
 cleanup() {
     [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    [[ -n $IDP_PID ]] && kill "$IDP_PID" 2>/dev/null && wait "$IDP_PID" 2>/dev/null
     [[ -n $OWN_PG ]] && as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1
     true
 }
@@ -74,7 +85,7 @@ log "machine"
     echo "rustc: $(rustc --version 2>/dev/null || echo '?')"
 } | tee "$WORK/machine.txt"
 
-if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
+if [[ ${BENCH_SKIP_BUILD:-0} != 1 && -z ${BENCH_BIN:-} ]]; then
     log "building spaces-oauth (release)"
     (cd "$ROOT" && cargo build --release -q -p server)
 fi
@@ -121,13 +132,24 @@ JWT_HS256_SECRET=$(head -c 32 /dev/urandom | base64)
 export VAULT_KEYS
 VAULT_KEYS="bench:$(head -c 32 /dev/urandom | base64)"
 export RATE_LIMIT_RPS=0 LOG_FORMAT=json BIND_ADDR=127.0.0.1:$PORT DATA_DIR=$WORK/data
+# The identity-provider double (bench/idp.py) answers over http on loopback.
+export IDP_ALLOW_HTTP=127.0.0.1
 read -r -a EXTRA_ENV <<<"${BENCH_SERVER_ENV:-}"
 
+# One bearer token per account for a Space UI, and one with oauth.token.read for an
+# integration runtime (the token read).
 TOKENS=$WORK/tokens.txt
+RUNTIME_TOKENS=$WORK/runtime-tokens.txt
 : >"$TOKENS"
+: >"$RUNTIME_TOKENS"
 for ((i = 0; i < NACCOUNTS; i++)); do
     "$BIN" token --account "bench-acct-$i" --space "$SPACE" --ttl-seconds 7200 >>"$TOKENS"
+    "$BIN" token --account "bench-acct-$i" --space "$SPACE" --ttl-seconds 7200 \
+        --scope oauth.token.read >>"$RUNTIME_TOKENS"
 done
+
+python3 "$ROOT/bench/idp.py" "$IDP_PORT" &
+IDP_PID=$!
 
 # Starts the server on $1 (a database URL) and waits for /readyz; READY_MS is how long
 # that took. (Not run in a subshell: SERVER_PID must stay set.)
@@ -207,17 +229,21 @@ save_statements() {
              END {printf "%d %d", r, n}'
 }
 
-# wrk run: $1 name, $2 mode (save|read), $3 connections, $4 seconds, [$5 sequential]
+# wrk run: $1 name, $2 mode (bench/graphql.lua's BENCH_MODE), $3 connections, $4 seconds,
+# [$5 sequential]
 wrk_run() {
     local name=$1 mode=$2 conns=$3 secs=$4 seq=${5:-0} out before after counters_before counters_after
-    local rows0 statements0 rows1 statements1
+    local rows0 statements0 rows1 statements1 tokens=$TOKENS
+    [[ $mode == token ]] && tokens=$RUNTIME_TOKENS
     out=$WORK/$name.wrk
     counters_before=$(counters)
     read -r rows0 statements0 <<<"$(save_statements)"
     before=$(cpu_ticks "$SERVER_PID")
-    BENCH_MODE=$mode BENCH_KEYS=$NKEYS BENCH_SPACE=$SPACE BENCH_TOKENS=$TOKENS BENCH_SEQUENTIAL=$seq \
+    local wrk_threads=$((conns < THREADS ? conns : THREADS))
+    BENCH_MODE=$mode BENCH_KEYS=$NKEYS BENCH_SPACE=$SPACE BENCH_TOKENS=$tokens BENCH_SEQUENTIAL=$seq \
+        BENCH_THREADS=$wrk_threads BENCH_IDP_URL="http://127.0.0.1:$IDP_PORT/token" \
         /usr/bin/time -f '%U %S' -o "$out.time" \
-        wrk -t"$((conns < THREADS ? conns : THREADS))" -c"$conns" -d"${secs}s" --timeout 5s -s "$ROOT/bench/graphql.lua" \
+        wrk -t"$wrk_threads" -c"$conns" -d"${secs}s" --timeout 5s -s "$ROOT/bench/graphql.lua" \
         "http://127.0.0.1:$PORT" >"$out" 2>&1
     after=$(cpu_ticks "$SERVER_PID")
     read -r rows1 statements1 <<<"$(save_statements)"
@@ -275,57 +301,91 @@ echo "rows: $rows of $NKEYS keys"
 # bench/save.sql to write what the server writes.
 read -r FP BINDING < <(psql -tAq -F ' ' "$DB_URL" -c "SELECT token_settings_fingerprint, secret_binding FROM connector_details LIMIT 1")
 
-log "database round trips per save (strace of the server, one connection, 2 s)"
-if command -v strace >/dev/null; then
+# Token seeding: every key gets a second record (connection c2) whose details point at
+# the IdP double, then a client-credentials token, vaulted by the server as in
+# production. The generate runs repeat until every record holds a token.
+log "seeding a token for every key (client credentials from bench/idp.py)"
+wrk_run tokenseed tokensave 16 5 1 >/dev/null
+rows=$(psql -tAq "$DB_URL" -c "SELECT count(*) FROM connector_details WHERE connection_id = 'c2'")
+[[ $rows == "$NKEYS" ]] || die "token seeding saved $rows records, not $NKEYS"
+for secs in 10 20 40; do
+    wrk_run "tokenseed_generate_$secs" generate 16 "$secs" 1 >/dev/null
+    held=$(psql -tAq "$DB_URL" -c "SELECT count(*) FROM oauth_tokens")
+    [[ $held == "$NKEYS" ]] && break
+done
+held=$(psql -tAq "$DB_URL" -c "SELECT count(*) FROM oauth_tokens")
+echo "tokens: $held of $NKEYS keys"
+[[ $held == "$NKEYS" ]] || die "token seeding left $held tokens, not $NKEYS"
+
+# Database round trips per request of one operation: strace of the server, one wrk
+# connection, 2 s. $1 the operation (a BENCH_MODE).
+round_trips() {
+    local op=$1 requests sends messages n kind
+    command -v strace >/dev/null || { echo "strace missing: round trips not measured"; return; }
     [[ $PSS == 1 ]] && psql -q "$DB_URL" -c "SELECT pg_stat_statements_reset()" >/dev/null
     # -s 1 keeps the first byte of each write: the PostgreSQL message type. A cached
     # prepared statement starts with Bind ("B"), a fresh one with Parse ("P"); sqlx's
-    # ping on returning a connection to the pool is a lone Sync ("S").
-    strace -f -qq -yy -s 1 -e trace=sendto,sendmsg,write,writev -o "$WORK/strace.txt" -p "$SERVER_PID" &
+    # ping (on returning a connection to the pool, or on acquiring one idle for 1 s) is a
+    # lone Sync ("S").
+    strace -f -qq -yy -s 1 -e trace=sendto,sendmsg,write,writev -o "$WORK/strace-$op.txt" -p "$SERVER_PID" &
     STRACE_PID=$!
     sleep 1
-    wrk_run roundtrips save 1 2 >/dev/null
+    wrk_run "rt_$op" "$op" 1 2 >/dev/null
     sleep 0.5
     kill "$STRACE_PID" && wait "$STRACE_PID" 2>/dev/null || true
-    saves=$(field roundtrips requests)
-    sends=$(grep -c -- "->127.0.0.1:${PG_HOSTPORT##*:}\]" "$WORK/strace.txt" || true)
-    echo "roundtrips sends_to_db=$sends saves=$saves per_save=$(awk -v s="$sends" -v n="$saves" 'BEGIN {printf "%.2f", s / n}')" | tee -a "$RESULTS"
+    requests=$(field "rt_$op" requests)
+    sends=$(grep -c -- "->127.0.0.1:${PG_HOSTPORT##*:}\]" "$WORK/strace-$op.txt" || true)
     messages=""
     for kind in P B S Q; do
-        n=$(grep -- "->127.0.0.1:${PG_HOSTPORT##*:}\]" "$WORK/strace.txt" | grep -c -- ">, \"$kind\"" || true)
+        n=$(grep -- "->127.0.0.1:${PG_HOSTPORT##*:}\]" "$WORK/strace-$op.txt" | grep -c -- ">, \"$kind\"" || true)
         messages+=" $kind=$n"
     done
-    echo "messages_to_db (first of each write; P=Parse B=Bind S=Sync Q=Query):$messages" | tee -a "$RESULTS"
+    echo "roundtrips_$op requests=$requests sends_to_db=$sends per_request=$(per_op "$sends" "$requests")" \
+        "messages (first of each write; P=Parse B=Bind S=Sync Q=Query):$messages" | tee -a "$RESULTS"
     if [[ $PSS == 1 ]]; then
-        psql -q "$DB_URL" -c "SELECT calls, round(calls::numeric / $saves, 2) AS per_save, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS statement FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$DB') ORDER BY calls DESC LIMIT 6" | tee "$WORK/statements.txt"
+        psql -q "$DB_URL" -c "SELECT calls, round(calls::numeric / $requests, 2) AS per_request, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS statement FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$DB') ORDER BY calls DESC LIMIT 6" | tee "$WORK/statements-$op.txt"
+        # The full text of the busiest statement, for bench/*.sql.
+        psql -tAq "$DB_URL" -c "SELECT query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$DB') ORDER BY calls DESC LIMIT 1" >"$WORK/statement-$op.sql"
     fi
-else
-    echo "strace missing: round trips not measured"
-fi
+}
 
-log "save mutation through spaces-oauth vs the same upsert in pgbench"
-for c in $CONNECTIONS; do
-    if [[ $c == 16 && ${BENCH_PERF:-0} == 1 ]] && command -v perf >/dev/null; then
-        perf record -F 999 --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -o "$WORK/perf.data" -p "$SERVER_PID" -- sleep "$DURATION" >/dev/null 2>&1 &
-        PERF_PID=$!
-        wrk_run "save_c$c" save "$c" "$DURATION"
-        wait "$PERF_PID" || true
-    else
-        wrk_run "save_c$c" save "$c" "$DURATION"
-    fi
-    pgbench_run "pgbench_save_c$c" save.sql "$c" "$DURATION"
+log "database round trips per request (strace of the server, one connection, 2 s each)"
+for op in $OPS; do
+    round_trips "$op"
 done
 
-log "read-back query through spaces-oauth vs the same SELECT in pgbench"
-for c in $CONNECTIONS; do
-    wrk_run "read_c$c" read "$c" "$DURATION"
-    pgbench_run "pgbench_read_c$c" read.sql "$c" "$DURATION"
+# A wrk run, with a perf profile of the server when BENCH_PERF=1 and the run is one of
+# c=16's save, read or token: $1 name, $2 mode, $3 connections.
+measured_run() {
+    local name=$1 mode=$2 c=$3
+    if [[ $c == 16 && ${BENCH_PERF:-0} == 1 && $mode =~ ^(save|read|token)$ ]] && command -v perf >/dev/null; then
+        perf record -F 999 --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -o "$WORK/perf-$mode.data" -p "$SERVER_PID" -- sleep "$DURATION" >/dev/null 2>&1 &
+        PERF_PID=$!
+        wrk_run "$name" "$mode" "$c" "$DURATION"
+        wait "$PERF_PID" || true
+    else
+        wrk_run "$name" "$mode" "$c" "$DURATION"
+    fi
+}
+
+# Each operation through the server, then the statement it stands for in pgbench
+# (bench/<op>.sql): save = the upsert, read = the read-back's SELECT, token = the token
+# read's SELECT of record and token, list = the list's SELECT.
+for op in $OPS; do
+    log "$op through spaces-oauth vs bench/$op.sql in pgbench"
+    for c in $CONNECTIONS; do
+        measured_run "${op}_c$c" "$op" "$c"
+        pgbench_run "pgbench_${op}_c$c" "$op.sql" "$c" "$DURATION"
+    done
 done
 PG_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 echo "peak_rss_pg_kb=$PG_RSS_KB" | tee -a "$RESULTS"
 stop_server
 
 # ---------------------------------------------------------------------------------------
+SQLITE_READY_MS=-
+SQLITE_RSS_KB=0
+if [[ ${BENCH_SQLITE:-1} == 1 ]]; then
 SQLITE_URL="sqlite://$WORK/sqlite/bench.db"
 rm -rf "$WORK/sqlite" && mkdir -p "$WORK/sqlite"
 log "SQLite: start-to-ready on a migrated database (median of 3)"
@@ -341,26 +401,27 @@ done
 SQLITE_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 echo "peak_rss_sqlite_kb=$SQLITE_RSS_KB" | tee -a "$RESULTS"
 stop_server
+fi
 
 # ---------------------------------------------------------------------------------------
 log "summary (throughput in requests/s, latencies in ms)"
 {
     printf '%-28s %10s %9s %9s %8s\n' run throughput p50 p99 failed
-    for name in $(awk '/ RESULT /{print $1}' "$RESULTS" | grep -v -e seed -e roundtrips); do
+    for name in $(awk '/ RESULT /{print $1}' "$RESULTS" | grep -v -e seed -e '^rt_'); do
         printf '%-28s %10s %9s %9s %8s\n' "$name" "$(field "$name" rps)" "$(field "$name" p50_ms)" \
             "$(field "$name" p99_ms)" "$(field "$name" failed)"
     done
     echo
     for c in $CONNECTIONS; do
-        for op in save read; do
+        for op in $OPS; do
             awk -v op="$op" -v c="$c" -v s="$(field "${op}_c$c" rps)" -v p="$(field "pgbench_${op}_c$c" rps)" \
                 -v s99="$(field "${op}_c$c" p99_ms)" -v p99="$(field "pgbench_${op}_c$c" p99_ms)" \
-                'BEGIN {printf "%s c=%-3s server/pgbench throughput %.2f   p99 %.1f ms vs %.1f ms\n", op, c, s / p, s99, p99}'
+                'BEGIN {printf "%-5s c=%-3s server/pgbench throughput %.2f   p99 %.1f ms vs %.1f ms\n", op, c, s / (p > 0 ? p : 1), s99, p99}'
         done
     done
     echo
     echo "CPU per request in µs (server, load generator, PostgreSQL, whole machine), WAL flushes per request"
-    for name in $(awk '/ RESULT /{print $1}' "$RESULTS" | grep -v -e seed -e roundtrips); do
+    for name in $(awk '/ RESULT /{print $1}' "$RESULTS" | grep -v -e seed -e '^rt_'); do
         printf '%-28s %8s %8s %8s %8s %8s\n' "$name" "$(field "$name" server_cpu_us)" "$(field "$name" loadgen_cpu_us)" \
             "$(field "$name" db_cpu_us)" "$(field "$name" machine_cpu_us)" "$(field "$name" wal_syncs_per_request)"
     done
@@ -371,6 +432,6 @@ log "summary (throughput in requests/s, latencies in ms)"
         done)"
     echo "server peak RSS: $((PG_RSS_KB / 1024)) MiB on PostgreSQL, $((SQLITE_RSS_KB / 1024)) MiB on SQLite"
     echo "start-to-ready (migrated database): ${PG_READY_MS} ms PostgreSQL, ${SQLITE_READY_MS} ms SQLite"
-    grep -e '^roundtrips sends' -e '^messages_to_db' "$RESULTS" || true
+    grep -e '^roundtrips_' "$RESULTS" || true
 } | tee "$WORK/summary.txt"
 echo "raw results: $RESULTS; logs and wrk/pgbench outputs in $WORK"

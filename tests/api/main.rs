@@ -16,6 +16,7 @@ mod idp_double;
 mod lifecycle;
 mod providers;
 mod query_plans;
+mod reads;
 mod sample_request;
 mod space_guid;
 mod tokens;

@@ -44,7 +44,17 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+/// A record holds at most one token; reading both is one statement (a LEFT JOIN).
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_one = "super::oauth_token::Entity")]
+    OauthToken,
+}
+
+impl Related<super::oauth_token::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::OauthToken.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -50,7 +50,21 @@ pub struct Model {
     pub last_idp_error: Option<String>,
 }
 
+/// The record the token is held for.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::connector_details::Entity",
+        from = "Column::ConnectorId",
+        to = "super::connector_details::Column::Id"
+    )]
+    ConnectorDetails,
+}
+
+impl Related<super::connector_details::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ConnectorDetails.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

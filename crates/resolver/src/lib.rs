@@ -18,6 +18,7 @@ pub mod key_ids;
 pub mod key_rotation;
 pub mod lifecycle;
 pub mod record_key;
+pub mod record_reads;
 pub mod tokens;
 pub mod vault;
 
@@ -42,6 +43,8 @@ pub struct Services {
     pub vault: Vault,
     /// Where saves wait to be written, together with others that arrive meanwhile.
     pub saves: connector_details::save_queue::SaveQueue,
+    /// Reads of records by key, one statement each, shared by reads that arrive together.
+    pub reads: record_reads::RecordReads,
     /// The IdP client and settings of token generation and refresh (SPEC §6).
     pub tokens: tokens::TokenServices,
     /// The most records one tenant may hold (SPEC §13 `MAX_RECORDS_PER_TENANT`).
@@ -55,6 +58,8 @@ pub struct Services {
 pub struct ServiceSettings {
     /// Save statements in flight at most (the save queue's writers; one on SQLite).
     pub save_writers: usize,
+    /// Readers of records by key (PostgreSQL; `record_reads`).
+    pub readers: usize,
     /// The operator's policy for outbound calls to identity providers (SPEC §6).
     pub idp: tokens::policy::IdpPolicy,
     /// The server's callback URLs.
@@ -76,8 +81,9 @@ const DISCOVERY_CACHE_SIZE: std::num::NonZeroUsize = match std::num::NonZeroUsiz
 };
 
 impl Services {
-    /// Starts the resolver's services over `db` and `vault`: the save queue and the
-    /// IdP client. The server's one entry point; must be called within Tokio.
+    /// Starts the resolver's services over `db` and `vault`: the save queue, the
+    /// readers and the IdP client. The server's one entry point; must be called within
+    /// Tokio.
     pub fn start(
         db: DatabaseConnection,
         vault: Vault,
@@ -88,6 +94,7 @@ impl Services {
                 db.clone(),
                 settings.save_writers,
             ),
+            reads: record_reads::RecordReads::start(db.clone(), settings.readers),
             tokens: tokens::TokenServices {
                 idp: tokens::http::IdpClient::new(settings.idp)?,
                 callbacks: settings.callbacks,

@@ -139,6 +139,9 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     };
     let settings = ServiceSettings {
         save_writers: config.db_save_writers as usize,
+        // Readers hold pooled connections while reads keep coming: at most half the
+        // pool, so saves and the rest always find one (none: reads use the pool).
+        readers: config.db_readers.min(config.db_max_connections / 2) as usize,
         idp: IdpPolicy {
             allow_http: config.idp_allow_http.clone(),
             allowed_hosts: config.idp_allowed_hosts.clone(),

@@ -180,6 +180,13 @@ pub struct Config {
     #[arg(long, env = "DB_SAVE_WRITERS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub db_save_writers: u32,
 
+    /// Readers of records by key on PostgreSQL (the read-back and the runtime's token
+    /// read; SQLite reads on the pool). Each holds a pooled connection while reads keep
+    /// coming, and reads that arrive while all are busy are read together by the next
+    /// free one (README "Reads"). At most half of `DB_MAX_CONNECTIONS`; 0 reads on the pool.
+    #[arg(long, env = "DB_READERS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub db_readers: u32,
+
     /// How long a request waits for a database connection before answering
     /// `DATABASE_UNAVAILABLE`, in seconds.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=300))]
@@ -301,6 +308,7 @@ impl Default for Config {
             limits: Limits::default(),
             db_max_connections: 10,
             db_save_writers: 1,
+            db_readers: 2,
             db_acquire_timeout_seconds: 3,
             shutdown_grace_seconds: 20,
         }

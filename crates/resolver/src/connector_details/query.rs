@@ -22,8 +22,17 @@ impl ConnectorDetailsQuery {
     #[graphql(name = "IPackInstanceOAuthConnectorDetails")]
     async fn find(&self, ctx: &Context<'_>, input: KeyInput) -> Result<Option<ConnectorDetails>> {
         let key = input.parse(caller(ctx)?.tenant())?;
-        let found = service::find(&Services::of(ctx)?.db, &key).await?;
-        Ok(found.map(Into::into))
+        // One statement: when `tokenStatus` is asked for, the token row comes with the
+        // record (a join), else the record alone.
+        let with_token = ctx.look_ahead().field("tokenStatus").exists();
+        let found = Services::of(ctx)?.reads.find(&key, with_token).await?;
+        Ok(found.map(|(record, token)| {
+            let mut record = ConnectorDetails::from(record);
+            if with_token {
+                record.prefetched_token = Some(token);
+            }
+            record
+        }))
     }
 
     /// The records of one integration pack instance in the caller's tenant, oldest

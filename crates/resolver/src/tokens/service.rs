@@ -244,10 +244,13 @@ pub async fn read(
     key: &RecordKey,
     budget: &LeaseWaitBudget,
 ) -> ApiResult<AccessTokenPayload> {
-    let record = find(services, key).await?;
-    let mut token = store::valid_token(&services.db, &record)
+    // The record and its token in one statement.
+    let (record, token) = services
+        .reads
+        .find(key, true)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let mut token = store::still_valid(&record, token).ok_or(ApiError::NotFound)?;
     let margin = chrono::Duration::seconds(READ_REFRESH_MARGIN_SECONDS);
     let needed = move |t: &entity::oauth_token::Model| {
         let now = Utc::now();

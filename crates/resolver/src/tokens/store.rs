@@ -177,9 +177,15 @@ pub fn expires_at(issued: &IssuedToken, now: DateTime<Utc>) -> Option<DateTime<U
 /// of other settings is absent to this reader and left alone: the save that changed
 /// the settings deleted its own, so such a row is newer than `record`.
 pub async fn valid_token(db: &impl ConnectionTrait, record: &Record) -> ApiResult<Option<Model>> {
-    Ok(row(db, record.id).await?.filter(|token| {
+    Ok(still_valid(record, row(db, record.id).await?))
+}
+
+/// `token`, the row held for `record`, if it is still valid for the record's settings
+/// (see [`valid_token`]).
+pub fn still_valid(record: &Record, token: Option<Model>) -> Option<Model> {
+    token.filter(|token| {
         fingerprint::matches(&token.fingerprint, &record.token_settings_fingerprint)
-    }))
+    })
 }
 
 /// The access token of `token`, opened for the runtime.

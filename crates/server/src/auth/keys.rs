@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::claims::VerifiedClaims;
 use super::jwks::JwksCache;
+use super::verified::VerifiedTokens;
 use crate::config::Config;
 
 /// Why a request was not authenticated. Messages are fixed text: never token content.
@@ -48,6 +49,8 @@ pub struct JwtVerifier {
     audience: Option<String>,
     leeway: u64,
     account_claim: String,
+    /// Tokens that verified recently (at most 30 s, never past `exp`).
+    verified: VerifiedTokens,
 }
 
 impl JwtVerifier {
@@ -116,11 +119,23 @@ impl JwtVerifier {
             audience: config.jwt_audience.clone(),
             leeway: config.jwt_leeway_seconds.min(60),
             account_claim: config.jwt_account_claim.clone(),
+            verified: VerifiedTokens::new(),
         })
     }
 
-    /// Verifies `token` and reads its claims.
+    /// Verifies `token` and reads its claims; a token that verified in the last 30 s
+    /// (and has not expired) is answered from memory.
     pub async fn verify(&self, token: &str) -> Result<VerifiedClaims, AuthError> {
+        if let Some(claims) = self.verified.get(token) {
+            return Ok(claims);
+        }
+        let claims = self.verify_now(token).await?;
+        self.verified.put(token, &claims);
+        Ok(claims)
+    }
+
+    /// Verifies `token` in full: header, key, signature and claims.
+    async fn verify_now(&self, token: &str) -> Result<VerifiedClaims, AuthError> {
         let header = decode_header(token).map_err(|_| AuthError::Invalid("malformed token"))?;
         if !self.algorithms.contains(&header.alg) {
             return Err(AuthError::Invalid("signing algorithm not accepted"));

@@ -4,6 +4,7 @@
 mod claims;
 mod jwks;
 mod keys;
+mod verified;
 
 pub use claims::VerifiedClaims;
 pub use keys::{AuthError, JwtVerifier};

@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use resolver::connector_details::save_queue::BATCH_ROWS_METRIC;
+use resolver::record_reads::BATCH_KEYS_METRIC;
 use sea_orm::DbBackend;
 
 use crate::state::AppState;
@@ -26,6 +27,8 @@ const LATENCY_BUCKETS: [f64; 13] = [
 ];
 /// Rows per save statement (`BATCH_ROWS_METRIC`), up to the batch limit of 32.
 const BATCH_ROWS_BUCKETS: [f64; 6] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
+/// Keys per read statement (`BATCH_KEYS_METRIC`), up to the batch limit of 64.
+const BATCH_KEYS_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 /// How often histogram samples are folded into buckets when nobody scrapes.
 const UPKEEP_PERIOD: Duration = Duration::from_secs(5);
 
@@ -40,6 +43,12 @@ pub fn install() {
                 builder.set_buckets_for_metric(
                     Matcher::Full(BATCH_ROWS_METRIC.to_owned()),
                     &BATCH_ROWS_BUCKETS,
+                )
+            })
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full(BATCH_KEYS_METRIC.to_owned()),
+                    &BATCH_KEYS_BUCKETS,
                 )
             })
             .and_then(PrometheusBuilder::install_recorder);

@@ -1,0 +1,7 @@
+-- pgbench: the statement spaces-oauth runs for the list query
+-- (iPackInstanceOauthConnectorDetailsList, first page of one integration pack instance),
+-- same keys as bench/graphql.lua: key k belongs to account k % naccounts.
+-- Run with -M prepared -D nkeys=… -D naccounts=….
+\set k random(0, :nkeys - 1)
+\set a :k % :naccounts
+SELECT "connector_details"."id", "connector_details"."space_guid", "connector_details"."account_id", "connector_details"."integration_pack_instance_id", "connector_details"."process_id", "connector_details"."env_id", "connector_details"."connection_id", "connector_details"."key_hash", "connector_details"."client_id", "connector_details"."client_secret", "connector_details"."sealed_client_secret", "connector_details"."oauth_connector_details", "connector_details"."sealed_details_secrets", "connector_details"."token_settings_fingerprint", "connector_details"."secret_binding", "connector_details"."is_token_generated", "connector_details"."connection_status", "connector_details"."connection_status_changed_at", "connector_details"."created_at", "connector_details"."updated_at" FROM "connector_details" WHERE "connector_details"."space_guid" = 'bench-space' AND "connector_details"."account_id" = 'bench-acct-' || :a::text AND "connector_details"."integration_pack_instance_id" = 'ipack-' || :k::text ORDER BY "connector_details"."created_at" ASC, "connector_details"."id" ASC LIMIT 100;
