@@ -268,7 +268,7 @@ pgbench_run() {
     before=$(counters)
     /usr/bin/time -f '%U %S' -o "$out.time" \
         pgbench -n -M prepared -c "$conns" -j "$THREADS" -T "$secs" \
-        -D nkeys="$NKEYS" -D naccounts="$NACCOUNTS" -D fp="$FP" -D binding="$BINDING" -D sealed= \
+        -D nkeys="$NKEYS" -D naccounts="$NACCOUNTS" -D fp="$FP" -D binding="$BINDING" -D sealed=- \
         -f "$ROOT/bench/$script" \
         -l --log-prefix="$WORK/pgbench_$name" "$DB_URL" >"$out" 2>&1 || die "pgbench failed: $(cat "$out")"
     sleep 0.2 # the postmaster reaps pgbench's backends
