@@ -401,19 +401,8 @@ impl BatchRows {
 }
 
 async fn batch_rows(app: &TestApp) -> BatchRows {
-    let text = app
-        .request(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let text = app.metrics().await;
+    let value = |name: &str| metric_sample(&text, name);
     BatchRows {
         rows: value("spaces_oauth_save_batch_rows_sum"),
         statements: value("spaces_oauth_save_batch_rows_count"),

@@ -105,19 +105,8 @@ async fn a_read_after_each_save_or_delete_sees_it(backend: Backend) {
 
 /// The `spaces_oauth_read_batch_keys` histogram's sum and count.
 async fn read_batches(app: &TestApp) -> (f64, f64) {
-    let text = app
-        .request(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let text = app.metrics().await;
+    let value = |name: &str| metric_sample(&text, name);
     (
         value("spaces_oauth_read_batch_keys_sum"),
         value("spaces_oauth_read_batch_keys_count"),

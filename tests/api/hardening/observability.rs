@@ -52,17 +52,6 @@ async fn metrics_count_operations_by_outcome_and_never_show_a_secret(backend: Ba
 }
 
 /// The value of the sample `name` (exact series text), or 0 when it is absent.
-fn sample(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
-async fn scrape(app: &TestApp) -> String {
-    let (_, _, body) = app::send(app.request(Method::GET, "/metrics")).await;
-    body.as_str().expect("the exposition is text").to_owned()
-}
-
 async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
     use crate::idp_double::{IdpDouble, PASSWORD, USERNAME};
     use crate::tokens::{REFRESH, details, generate, generate_input, save_connector};
@@ -79,7 +68,7 @@ async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
     let refreshed = r#"spaces_oauth_token_refreshes_total{outcome="refreshed"}"#;
     // invalid_grant is a terminal refusal (SPEC §10).
     let failed = r#"spaces_oauth_token_refreshes_total{outcome="terminal"}"#;
-    let before = scrape(&app).await;
+    let before = app.metrics().await;
 
     let input = generate_input(SAMPLE_SPACE, "PASSWORD")
         .with("username", USERNAME)
@@ -91,8 +80,8 @@ async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
     ui.graphql(REFRESH, refresh).await;
 
     // Exact counts: nobody else writes to this process's recorder.
-    let after = scrape(&app).await;
-    let delta = |name: &str| sample(&after, name) - sample(&before, name);
+    let after = app.metrics().await;
+    let delta = |name: &str| metric_sample(&after, name) - metric_sample(&before, name);
     assert_eq!(delta(ok), 2.0, "{after}");
     assert_eq!(delta(refused), 1.0, "{after}");
     assert_eq!(delta(refreshed), 1.0, "{after}");

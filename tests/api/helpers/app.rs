@@ -228,6 +228,12 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
+    /// The server's `/metrics` exposition.
+    pub async fn metrics(&self) -> String {
+        let (_, _, body) = send(self.request(Method::GET, "/metrics")).await;
+        body.as_str().expect("the exposition is text").to_owned()
+    }
+
     /// A raw request to `path`, for anything the helpers below do not cover.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, self.url(path))
@@ -331,6 +337,14 @@ async fn launch(app: server::App) -> (SocketAddr, RunningServer) {
 }
 
 /// Sends `request` and reads the answer; a body that is not JSON becomes a JSON string.
+/// The value of the sample `name` (series name and labels, as exposed) in a `/metrics`
+/// exposition; 0 when absent.
+pub fn metric_sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 pub async fn send(request: RequestBuilder) -> (StatusCode, HeaderMap, Value) {
     let response = request.send().await.expect("the request failed");
     let status = response.status();

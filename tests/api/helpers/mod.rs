@@ -33,7 +33,7 @@ pub mod tokens;
 pub mod webhooks;
 pub mod ws;
 
-pub use app::{Tenant, TestApp};
+pub use app::{Tenant, TestApp, metric_sample};
 pub use backend::Backend;
 pub use fixtures::*;
 pub use tokens::TokenBuilder;
