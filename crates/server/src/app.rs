@@ -71,7 +71,7 @@ impl App {
 /// Ties the vaulted secrets of records saved before secret bindings existed to the
 /// identity provider their details name now (SPEC §10); a no-op once done.
 pub async fn bind_legacy_secrets(
-    db: &sea_orm::DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     catalog: &idp::Catalog,
 ) -> anyhow::Result<()> {
     let bound = resolver::details::binding::backfill(db, catalog)
@@ -112,14 +112,15 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     // that cached the schema midway through a migration prepares upserts against it and
     // fails ("ON CONFLICT clause does not match any … UNIQUE constraint") instead of
     // noticing the new index.
+    // The start-up checks run on that same one connection: a pool of several opens a
+    // new connection whenever the last one is still being pinged on its way back, and on
+    // PostgreSQL each costs a backend start (the bulk of start-to-ready, issue 20).
     let migrator = db::connect_with(&url, 1, config.db_acquire_timeout()).await?;
     Migrator::up(&migrator, None)
         .await
         .context("database migrations failed")?;
-    migrator.close().await?;
-    let db = db::connect_with(&url, config.db_max_connections, config.db_acquire_timeout()).await?;
-    bind_legacy_secrets(&db, &catalog).await?;
-    let unknown = resolver::key_ids::unknown_key_ids(&db, &vault)
+    bind_legacy_secrets(&migrator, &catalog).await?;
+    let unknown = resolver::key_ids::unknown_key_ids(&migrator, &vault)
         .await
         .map_err(|e| anyhow::anyhow!("cannot check stored ciphertexts: {e}"))?;
     if !unknown.is_empty() {
@@ -129,6 +130,8 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             unknown.join(", ")
         );
     }
+    migrator.close().await?;
+    let db = db::connect_with(&url, config.db_max_connections, config.db_acquire_timeout()).await?;
     let verifier = Arc::new(JwtVerifier::from_config(
         config,
         keys.hs256_secret.as_ref(),
