@@ -12,6 +12,7 @@ mod m20261202_000030_connection_lifecycle;
 mod m20261202_000040_settings_changes;
 mod m20261202_000050_token_provider_values;
 mod m20261202_000060_key_ids_and_sweep_indexes;
+mod m20261202_000070_tenant_record_counts;
 
 /// The ordered list of every migration.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000040_settings_changes::Migration),
             Box::new(m20261202_000050_token_provider_values::Migration),
             Box::new(m20261202_000060_key_ids_and_sweep_indexes::Migration),
+            Box::new(m20261202_000070_tenant_record_counts::Migration),
         ]
     }
 }

@@ -21,6 +21,7 @@ backend_tests!(
     six_255_character_non_ascii_key_parts_save_and_read_back,
     the_list_pages_with_first_and_after_oldest_first,
     a_save_beyond_the_tenant_quota_is_refused_but_updates_pass,
+    the_quota_counts_records_saved_before_the_count_existed,
 );
 
 const PAGE: &str = "query Page($id: String!, $first: Int, $after: String) { iPackInstanceOauthConnectorDetailsList(integrationPackInstanceId: $id, first: $first, after: $after) { id connectionId } }";
@@ -84,7 +85,7 @@ async fn a_save_beyond_the_tenant_quota_is_refused_but_updates_pass(backend: Bac
             .await;
     }
     let third = save_input(SAMPLE_SPACE).with("connectionId", "3");
-    let (status, _, body) = alice.graphql(SAVE, json!({ "input": third })).await;
+    let (status, _, body) = alice.graphql(SAVE, json!({ "input": third.clone() })).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         error_code(&body).as_deref(),
@@ -103,6 +104,50 @@ async fn a_save_beyond_the_tenant_quota_is_refused_but_updates_pass(backend: Bac
     // Another tenant has its own quota.
     app.tenant("acct-2", SAMPLE_SPACE)
         .save(save_input(SAMPLE_SPACE))
+        .await;
+    // A deleted record makes room for a new one, and only one.
+    let first = key_input(SAMPLE_SPACE).with("connectionId", "1");
+    let deleted = alice.data(DELETE, json!({ "input": first })).await;
+    assert_eq!(deleted["deleteIPackInstanceOauthConnectorDetails"], true);
+    alice.save(third).await;
+    let fourth = save_input(SAMPLE_SPACE).with("connectionId", "4");
+    let (_, _, body) = alice.graphql(SAVE, json!({ "input": fourth })).await;
+    assert_eq!(
+        error_code(&body).as_deref(),
+        Some("QUOTA_EXCEEDED"),
+        "{body}"
+    );
+}
+
+/// Migration m20261202_000070 counts the records already stored: undone and redone on a
+/// database with records, the quota still sees them.
+async fn the_quota_counts_records_saved_before_the_count_existed(backend: Backend) {
+    use migration::MigratorTrait as _;
+    let Some(app) = TestApp::spawn_with(backend, |c| c.limits.max_records_per_tenant = 3).await
+    else {
+        return;
+    };
+    let alice = app.tenant("acct-1", SAMPLE_SPACE);
+    for connection in ["1", "2", "3"] {
+        alice
+            .save(save_input(SAMPLE_SPACE).with("connectionId", connection))
+            .await;
+    }
+    app.tenant("acct-2", SAMPLE_SPACE)
+        .save(save_input(SAMPLE_SPACE))
+        .await;
+    migration::Migrator::down(app.db(), Some(1)).await.unwrap();
+    migration::Migrator::up(app.db(), None).await.unwrap();
+
+    let fourth = save_input(SAMPLE_SPACE).with("connectionId", "4");
+    let (_, _, body) = alice.graphql(SAVE, json!({ "input": fourth })).await;
+    assert_eq!(
+        error_code(&body).as_deref(),
+        Some("QUOTA_EXCEEDED"),
+        "{body}"
+    );
+    app.tenant("acct-2", SAMPLE_SPACE)
+        .save(save_input(SAMPLE_SPACE).with("connectionId", "2"))
         .await;
 }
 

@@ -10,8 +10,10 @@
 //! `PRINT_PLANS=1` to print every plan (BENCHMARKS.md "Query plans" lists them).
 
 use chrono::Utc;
-use sea_orm::sea_query::{Alias, Expr, SelectStatement};
-use sea_orm::{ConnectionTrait, DbBackend, QueryTrait as _, Statement, TransactionTrait as _};
+use sea_orm::{
+    ActiveModelTrait as _, ConnectionTrait, DbBackend, IntoActiveModel as _, QueryTrait as _,
+    Statement, TransactionTrait as _,
+};
 
 use crate::helpers::*;
 
@@ -117,18 +119,14 @@ async fn every_per_start_request_and_sweep_statement_uses_an_index_on_postgres()
             .build(backend),
         ),
         (
-            "request: quota count",
-            backend.build(&count_of(
-                resolver::connector_details::service::tenant_records(
-                    &record.space_guid,
-                    &record.account_id,
+            "request: save, the upsert with the quota's condition",
+            backend.build(
+                &resolver::connector_details::service::save_statement(
+                    [(&key, &record.clone().into_active_model().reset_all())],
+                    10_000,
                 )
-                .into_query(),
-            )),
-        ),
-        (
-            "request: save, the quota's probe of the key",
-            resolver::connector_details::service::id_at(&key).build(backend),
+                .unwrap(),
+            ),
         ),
         (
             "request: delete a record",
@@ -221,14 +219,6 @@ fn full_read(plan: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// `SELECT COUNT(*) FROM (query)`, as sea-orm's `count()` sends it.
-fn count_of(query: SelectStatement) -> SelectStatement {
-    SelectStatement::new()
-        .expr(Expr::cust("COUNT(*) AS num_items"))
-        .from_subquery(query, Alias::new("sub_query"))
-        .to_owned()
 }
 
 /// The plan of `statement`, one line per plan line.

@@ -93,6 +93,7 @@ impl Services {
             saves: connector_details::save_queue::SaveQueue::start(
                 db.clone(),
                 settings.save_writers,
+                settings.max_records_per_tenant,
             ),
             reads: record_reads::RecordReads::start(db.clone(), settings.readers),
             tokens: tokens::TokenServices {

@@ -8,6 +8,9 @@
 //! `INSERT … ON CONFLICT … RETURNING`. There is no timer: nothing waits that need not,
 //! and batches grow only with the load.
 //!
+//! The statement carries the tenant quota's condition (`service::save_rows`): a save it
+//! refuses is answered `QUOTA_EXCEEDED`, the others are written.
+//!
 //! A batch holds each record key once (a second save of the same key waits for the next
 //! batch, so the later save still wins) and is sorted by key, so two batches running at
 //! once lock their rows in the same order. If a batch fails for any reason but the
@@ -17,12 +20,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use entity::connector_details::{ActiveModel, Entity, Model};
-use sea_orm::{DatabaseConnection, DbBackend, DbErr, EntityTrait, RuntimeErr};
+use entity::connector_details::{ActiveModel, Model};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr, RuntimeErr};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use super::service::{on_conflict, upsert};
-use crate::error::{ApiError, ApiResult, is_connection_failure};
+use super::service::save_rows;
+use crate::error::{ApiError, ApiResult};
 use crate::record_key::RecordKey;
 
 /// The most rows one statement upserts (16 columns each, far below any bind limit).
@@ -48,16 +51,21 @@ struct PendingSave {
 
 impl SaveQueue {
     /// Starts the queue with `writers` statements at most in flight (at least one; always
-    /// one on SQLite, which writes one transaction at a time anyway). Must be called
-    /// within the Tokio runtime.
-    pub fn start(db: DatabaseConnection, writers: usize) -> Self {
+    /// one on SQLite, which writes one transaction at a time anyway), creating records
+    /// only within `max_records_per_tenant` (SPEC §13). Must be called within the Tokio
+    /// runtime.
+    pub fn start(db: DatabaseConnection, writers: usize, max_records_per_tenant: u64) -> Self {
         let writers = match db.get_database_backend() {
             DbBackend::Sqlite => 1,
             _ => writers.max(1),
         };
         let (saves, queue) = mpsc::unbounded_channel();
         let writers = Arc::new(Semaphore::new(writers));
-        tokio::spawn(dispatch(db, queue, writers));
+        let writer = Writer {
+            db,
+            max_records_per_tenant,
+        };
+        tokio::spawn(dispatch(writer, queue, writers));
         Self { saves }
     }
 
@@ -73,7 +81,7 @@ impl SaveQueue {
 
 /// Hands batches to free writers until every `SaveQueue` is dropped.
 async fn dispatch(
-    db: DatabaseConnection,
+    writer: Writer,
     mut queue: mpsc::UnboundedReceiver<PendingSave>,
     writers: Arc<Semaphore>,
 ) {
@@ -81,7 +89,7 @@ async fn dispatch(
     let mut waiting = VecDeque::new();
     loop {
         // Wait for a free writer first: meanwhile, arriving saves gather in the queue.
-        let Ok(writer) = Arc::clone(&writers).acquire_owned().await else {
+        let Ok(permit) = Arc::clone(&writers).acquire_owned().await else {
             return;
         };
         if waiting.is_empty() {
@@ -95,7 +103,7 @@ async fn dispatch(
         }
         let batch = next_batch(&mut waiting);
         if !batch.is_empty() {
-            tokio::spawn(write(db.clone(), batch, writer));
+            tokio::spawn(writer.clone().write(batch, permit));
         }
     }
 }
@@ -139,55 +147,75 @@ fn power_of_two_at_most(n: usize) -> usize {
     }
 }
 
-/// Writes one batch and answers each of its saves.
-async fn write(db: DatabaseConnection, mut batch: Vec<PendingSave>, _writer: OwnedSemaphorePermit) {
-    metrics::histogram!(BATCH_ROWS_METRIC).record(batch.len() as f64);
-    if batch.len() == 1 {
-        return one_by_one(&db, batch).await;
-    }
-    batch.sort_by(|a, b| a.key.cmp(&b.key));
-    // Cloned, so that the rows are still at hand for a row-by-row retry.
-    let rows: Vec<ActiveModel> = batch.iter().map(|save| save.row.clone()).collect();
-    match Entity::insert_many(rows)
-        .on_conflict(on_conflict())
-        .exec_with_returning(&db)
-        .await
-    {
-        Ok(saved) => answer_each(batch, saved),
-        Err(err) if is_connection_failure(&err) => {
-            let text = err.to_string();
-            for save in batch {
-                let unreachable = DbErr::Conn(RuntimeErr::Internal(text.clone()));
-                let _ = save
-                    .answer
-                    .send(Err(ApiError::DatabaseUnavailable(unreachable)));
+/// What writes the batches: the database and the quota the statements apply.
+#[derive(Clone, Debug)]
+struct Writer {
+    db: DatabaseConnection,
+    max_records_per_tenant: u64,
+}
+
+impl Writer {
+    /// Writes one batch and answers each of its saves.
+    async fn write(self, mut batch: Vec<PendingSave>, _permit: OwnedSemaphorePermit) {
+        metrics::histogram!(BATCH_ROWS_METRIC).record(batch.len() as f64);
+        if batch.len() == 1 {
+            return self.one_by_one(batch).await;
+        }
+        batch.sort_by(|a, b| a.key.cmp(&b.key));
+        let rows = batch.iter().map(|save| (&save.key, &save.row));
+        match save_rows(&self.db, rows, self.max_records_per_tenant).await {
+            Ok(saved) => self.answer_each(batch, saved),
+            Err(ApiError::DatabaseUnavailable(err)) => {
+                let text = err.to_string();
+                for save in batch {
+                    let unreachable = DbErr::Conn(RuntimeErr::Internal(text.clone()));
+                    let _ = save
+                        .answer
+                        .send(Err(ApiError::DatabaseUnavailable(unreachable)));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, rows = batch.len(), "batched save failed; saving one by one");
+                self.one_by_one(batch).await;
             }
         }
-        Err(err) => {
-            tracing::warn!(error = %err, rows = batch.len(), "batched save failed; saving one by one");
-            one_by_one(&db, batch).await;
+    }
+
+    /// Upserts each save with a statement of its own and answers it.
+    async fn one_by_one(&self, batch: Vec<PendingSave>) {
+        for save in batch {
+            let saved = save_rows(
+                &self.db,
+                [(&save.key, &save.row)],
+                self.max_records_per_tenant,
+            )
+            .await
+            .map(|saved| saved.into_iter().next());
+            match saved {
+                Ok(saved) => self.answer(save, saved),
+                Err(err) => {
+                    let _ = save.answer.send(Err(err));
+                }
+            }
         }
     }
-}
 
-/// Upserts each save with a statement of its own and answers it.
-async fn one_by_one(db: &DatabaseConnection, batch: Vec<PendingSave>) {
-    for save in batch {
-        let saved = upsert(db, save.row).await;
-        let _ = save.answer.send(saved);
+    /// Matches the returned records to the saves by key.
+    fn answer_each(&self, batch: Vec<PendingSave>, mut saved: Vec<Model>) {
+        for save in batch {
+            let record = saved
+                .iter()
+                .position(|model| save.key.is_of(model))
+                .map(|at| saved.swap_remove(at));
+            self.answer(save, record);
+        }
     }
-}
 
-/// Matches the returned records to the saves by key.
-fn answer_each(batch: Vec<PendingSave>, mut saved: Vec<Model>) {
-    for save in batch {
-        let record = saved
-            .iter()
-            .position(|model| save.key.is_of(model))
-            .map(|at| saved.swap_remove(at));
-        let _ = save.answer.send(record.ok_or_else(|| {
-            ApiError::internal(std::io::Error::other("a batched save returned no record"))
-        }));
+    /// Answers `save` with its stored record; none means the quota refused it.
+    fn answer(&self, save: PendingSave, record: Option<Model>) {
+        let _ = save
+            .answer
+            .send(record.ok_or(ApiError::QuotaExceeded(self.max_records_per_tenant)));
     }
 }
 
@@ -198,8 +226,9 @@ fn stopped() -> ApiError {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+    use entity::connector_details::Entity;
     use migration::{Migrator, MigratorTrait};
-    use sea_orm::{ActiveValue::Set, ConnectOptions, Database};
+    use sea_orm::{ActiveValue::Set, ConnectOptions, Database, EntityTrait};
 
     use super::*;
 
@@ -246,8 +275,16 @@ mod tests {
         (PendingSave { key, row, answer }, answered)
     }
 
-    async fn writer() -> OwnedSemaphorePermit {
+    async fn permit() -> OwnedSemaphorePermit {
         Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap()
+    }
+
+    /// A writer of `db` whose tenants may hold `max` records each.
+    fn writer(db: &DatabaseConnection, max: u64) -> Writer {
+        Writer {
+            db: db.clone(),
+            max_records_per_tenant: max,
+        }
     }
 
     fn client_ids(batch: &[PendingSave]) -> Vec<String> {
@@ -268,7 +305,7 @@ mod tests {
                 .into_iter()
                 .map(|(ipack, client)| pending(ipack, client))
                 .unzip();
-        write(db.clone(), saves, writer().await).await;
+        writer(&db, 100).write(saves, permit().await).await;
 
         for (answer, ipack) in answers.into_iter().zip(["c", "a", "b"]) {
             let record = answer.await.unwrap().unwrap();
@@ -281,12 +318,18 @@ mod tests {
     #[tokio::test]
     async fn a_row_the_database_refuses_fails_alone() {
         let db = database().await;
-        let taken = upsert(&db, row(&key("x"), "client-x")).await.unwrap();
+        let x = key("x");
+        save_rows(&db, [(&x, &row(&x, "client-x"))], 100)
+            .await
+            .unwrap();
+        let taken = Entity::find().one(&db).await.unwrap().unwrap();
         // A new key under an id already in use: the batch statement fails on it.
         let (mut clash, clash_answer) = pending("y", "client-y");
         clash.row.id = Set(taken.id);
         let (fine, fine_answer) = pending("z", "client-z");
-        write(db.clone(), vec![clash, fine], writer().await).await;
+        writer(&db, 100)
+            .write(vec![clash, fine], permit().await)
+            .await;
 
         assert!(clash_answer.await.unwrap().is_err());
         assert_eq!(fine_answer.await.unwrap().unwrap().client_id, "client-z");
@@ -299,6 +342,50 @@ mod tests {
             .collect();
         stored.sort();
         assert_eq!(stored, ["client-x", "client-z"]);
+    }
+
+    #[tokio::test]
+    async fn the_quota_refuses_new_records_of_a_full_tenant_alone_and_updates_pass() {
+        let db = database().await;
+        let (saves, answers): (Vec<_>, Vec<_>) = [("a", "a1"), ("b", "b1")]
+            .map(|(k, c)| pending(k, c))
+            .into_iter()
+            .unzip();
+        writer(&db, 2).write(saves, permit().await).await;
+        for answer in answers {
+            answer.await.unwrap().unwrap();
+        }
+
+        // The tenant is full: in one statement, the update passes and the new record not.
+        let (saves, answers): (Vec<_>, Vec<_>) = [("a", "a2"), ("c", "c1")]
+            .map(|(k, c)| pending(k, c))
+            .into_iter()
+            .unzip();
+        writer(&db, 2).write(saves, permit().await).await;
+        let [updated, refused] = <[_; 2]>::try_from(answers).unwrap();
+        assert_eq!(updated.await.unwrap().unwrap().client_id, "a2");
+        assert!(matches!(
+            refused.await.unwrap(),
+            Err(ApiError::QuotaExceeded(2))
+        ));
+        assert_eq!(held(&db).await, 2);
+
+        // A deleted record makes room (the triggers keep the count).
+        Entity::delete_many().exec(&db).await.unwrap();
+        assert_eq!(held(&db).await, 0);
+        let (save, answer) = pending("c", "c2");
+        writer(&db, 2).write(vec![save], permit().await).await;
+        assert_eq!(answer.await.unwrap().unwrap().client_id, "c2");
+        assert_eq!(held(&db).await, 1);
+    }
+
+    /// The records counted for the test's tenant.
+    async fn held(db: &DatabaseConnection) -> i64 {
+        entity::tenant_record_count::Entity::find()
+            .one(db)
+            .await
+            .unwrap()
+            .map_or(0, |count| count.records)
     }
 
     /// The batches `next_batch` makes of `saves`, as client ids.
@@ -347,7 +434,7 @@ mod tests {
     #[tokio::test]
     async fn saves_sent_at_once_through_the_queue_are_all_written() {
         let db = database().await;
-        let queue = SaveQueue::start(db.clone(), 1);
+        let queue = SaveQueue::start(db.clone(), 1, 100);
         let mut saving = tokio::task::JoinSet::new();
         for n in 0..40 {
             let queue = queue.clone();

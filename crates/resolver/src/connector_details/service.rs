@@ -4,11 +4,14 @@
 use chrono::Utc;
 use entity::connector_details::{ActiveModel, Column, Entity, Model};
 use events::{ConnectionStatus, EventType, Events};
-use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
+use sea_orm::sea_query::{
+    Expr, ExprTrait as _, Func, InsertStatement, OnConflict, Query, QueryStatementBuilder as _,
+    SelectStatement, UnionType,
+};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, Iterable as _, QueryFilter, QueryOrder, QuerySelect, Select,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::Services;
@@ -53,7 +56,6 @@ pub async fn save(
             format!("clientId must be at most {MAX_CLIENT_ID_LEN} characters"),
         ));
     }
-    check_quota(services, key).await?;
     let masked = details::mask(fields.oauth_connector_details, &services.tokens.catalog)?;
     let sealed_client_secret = NewClientSecret::parse(fields.client_secret)?
         .map(|secret| vault.seal(key, Slot::ClientSecret, secret.expose()));
@@ -100,44 +102,12 @@ pub async fn save(
         }
         row.sealed_details_secrets = Set(seal_details(vault, key, &secrets)?);
     }
-    let saved = upsert(&txn, row).await?;
+    let saved = save_rows(&txn, [(key, &row)], services.max_records_per_tenant).await?;
     txn.commit().await?;
-    Ok(saved)
-}
-
-/// Refuses a save that would create a record beyond the tenant's quota (SPEC §13);
-/// updating an existing record is always allowed. An update costs one probe of the
-/// unique `key_hash` index; only a new record counts the tenant's records (a range of
-/// `connector_details_list`, at most the quota's size). Counting first, for every save,
-/// made each save read one index entry per record of its tenant (issue 20). Saves
-/// racing each other may overshoot by the number in flight: the quota bounds growth, it
-/// is not a transactional invariant.
-async fn check_quota(services: &Services, key: &RecordKey) -> ApiResult<()> {
-    let max = services.max_records_per_tenant;
-    let existing: Option<uuid::Uuid> = id_at(key).into_tuple().one(&services.db).await?;
-    if existing.is_some() {
-        return Ok(());
-    }
-    let records = tenant_records(&key.space_guid, &key.account_id)
-        .count(&services.db)
-        .await?;
-    if records >= max {
-        return Err(ApiError::QuotaExceeded(max));
-    }
-    Ok(())
-}
-
-/// The id of the record at `key`: one probe of the unique `key_hash` index.
-pub fn id_at(key: &RecordKey) -> Select<Entity> {
-    key.select().select_only().column(Column::Id)
-}
-
-/// A tenant's records, as the quota counts them: a prefix of the `connector_details_list`
-/// index, so the count reads at most the tenant's own index entries.
-pub fn tenant_records(space_guid: &str, account_id: &str) -> Select<Entity> {
-    Entity::find()
-        .filter(Column::SpaceGuid.eq(space_guid))
-        .filter(Column::AccountId.eq(account_id))
+    saved
+        .into_iter()
+        .next()
+        .ok_or(ApiError::QuotaExceeded(services.max_records_per_tenant))
 }
 
 /// The record at `key`, if any.
@@ -239,12 +209,89 @@ pub async fn delete(db: &DatabaseConnection, events: &Events, key: &RecordKey) -
     Ok(!deleted.is_empty())
 }
 
-/// INSERT … ON CONFLICT (record key) DO UPDATE … RETURNING: one round trip.
-pub(super) async fn upsert(db: &impl ConnectionTrait, row: ActiveModel) -> ApiResult<Model> {
-    Ok(Entity::insert(row)
+/// Upserts `rows`, each the record at its key, with one statement (one round trip):
+/// `INSERT … SELECT … ON CONFLICT (record key) DO UPDATE … RETURNING`. The tenant quota
+/// (SPEC §13) is part of it: each row's `SELECT` has the condition of [`room_for`], and a
+/// row it refuses is missing from the records returned. Rows racing each other may
+/// overshoot the quota by the number in flight: it bounds growth, it is not a
+/// transactional invariant.
+pub(super) async fn save_rows<'a>(
+    db: &impl ConnectionTrait,
+    rows: impl IntoIterator<Item = (&'a RecordKey, &'a ActiveModel)>,
+    max_records_per_tenant: u64,
+) -> ApiResult<Vec<Model>> {
+    let statement = save_statement(rows, max_records_per_tenant)?;
+    let statement = db.get_database_backend().build(&statement);
+    Ok(Entity::find().from_raw_sql(statement).all(db).await?)
+}
+
+/// The statement of [`save_rows`]. Every row must set the same columns (`RecordKey::new_row`
+/// and a save's fields).
+pub fn save_statement<'a>(
+    rows: impl IntoIterator<Item = (&'a RecordKey, &'a ActiveModel)>,
+    max_records_per_tenant: u64,
+) -> ApiResult<InsertStatement> {
+    let mut rows = rows.into_iter().peekable();
+    let columns: Vec<Column> = match rows.peek() {
+        Some((_, first)) => Column::iter()
+            .filter(|c| !first.get(*c).is_not_set())
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut selects: Option<SelectStatement> = None;
+    for (key, row) in rows {
+        let mut select = Query::select();
+        for column in &columns {
+            let value = row.get(*column).into_value().ok_or_else(|| {
+                ApiError::internal(std::io::Error::other("a batched save lacks a column"))
+            })?;
+            select.expr(Expr::val(value));
+        }
+        select.and_where(room_for(key, max_records_per_tenant));
+        match &mut selects {
+            Some(first) => {
+                first.union(UnionType::All, select);
+            }
+            None => selects = Some(select),
+        }
+    }
+    let selects =
+        selects.ok_or_else(|| ApiError::internal(std::io::Error::other("a save of no rows")))?;
+    let mut insert = Query::insert();
+    insert
+        .into_table(Entity)
+        .columns(columns)
+        .select_from(selects)
+        .map_err(ApiError::internal)?
         .on_conflict(on_conflict())
-        .exec_with_returning(db)
-        .await?)
+        .returning(Query::returning().columns(Column::iter()));
+    Ok(insert)
+}
+
+/// The quota's condition on saving the record at `key`: its tenant holds fewer than `max`
+/// records (one row of `tenant_record_counts`, kept by triggers), or the record exists
+/// already (an update, always allowed; one probe of the unique `key_hash` index, made
+/// only when the tenant is full).
+fn room_for(key: &RecordKey, max: u64) -> Expr {
+    use entity::tenant_record_count as counts;
+    let held = Query::select()
+        .column(counts::Column::Records)
+        .from(counts::Entity)
+        .and_where(counts::Column::SpaceGuid.eq(key.space_guid.as_str()))
+        .and_where(counts::Column::AccountId.eq(key.account_id.as_str()))
+        .to_owned();
+    let stored = Query::select()
+        .expr(Expr::val(1))
+        .from(Entity)
+        .and_where(Column::KeyHash.eq(key.key_hash()))
+        .to_owned();
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    Expr::expr(Func::coalesce([
+        Expr::SubQuery(None, Box::new(held.into_sub_query_statement())),
+        Expr::val(0i64),
+    ]))
+    .lt(max)
+    .or(Expr::exists(stored))
 }
 
 /// What a save does to an existing record: the upsert's `ON CONFLICT` clause.
