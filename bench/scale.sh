@@ -20,6 +20,7 @@
 #                      cluster (which has pg_stat_statements preloaded)
 #   BENCH_PG_PORT      port of the throwaway cluster (55433)
 #   BENCH_PORT         port of spaces-oauth (18081)
+#   BENCH_DB           database name (spaces_oauth_scale; dropped and refilled)
 #   BENCH_SKIP_BUILD   1: use the existing release binary
 #   BENCH_BIN          use this binary (no build), e.g. a debug build for a smoke check
 #   CARGO_TARGET_DIR   where the release binary is built (./target)
@@ -37,7 +38,7 @@ NACCOUNTS=${BENCH_ACCOUNTS:-128}
 PG_PORT=${BENCH_PG_PORT:-55433}
 PORT=${BENCH_PORT:-18081}
 SPACE=bench-space
-DB=spaces_oauth_scale
+DB=${BENCH_DB:-spaces_oauth_scale}
 THREADS=$(nproc)
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -149,7 +150,7 @@ fill() {
         grep -q ' failed=0 ' "$out" || die "fill failed: $(cat "$out")"
         from=$(sed -nE 's/^FILLED_BELOW ([0-9]+)/\1/p' "$out")
         [[ -n $from ]] || die "fill: no progress line: $(cat "$out")"
-        printf '%s ' "$from" >&2
+        printf '%s@%ss ' "$from" "$SECONDS" >&2
     done
     echo >&2
     # A request lost with its connection (a socket error) leaves its key unwritten:
