@@ -29,6 +29,13 @@ const SQLITE_MAX_CONNECTIONS: u32 = 4;
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
+///
+/// The pools have no idle timeout and no maximum lifetime, so sqlx runs no reaper task:
+/// sqlx 0.9's reaper loops `for _ in 0..num_idle`, and a race in its release path can
+/// wrap that counter to `usize::MAX`, leaving the task spinning a core and the pool's
+/// close hanging (sqlx issue 3645, fixed upstream after 0.9.0; seen here once, in a test's
+/// pool). Idle connections stay open up to `DB_MAX_CONNECTIONS`; one that died meanwhile is
+/// found by the idle ping below.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
     connect_with(url, max_connections, ACQUIRE_TIMEOUT).await
 }
@@ -50,6 +57,8 @@ pub async fn connect_with(
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
+            .idle_timeout(None)
+            .max_lifetime(None)
             .max_connections(max_connections.min(SQLITE_MAX_CONNECTIONS))
             .acquire_timeout(acquire_timeout)
             .test_before_acquire(false)
@@ -62,6 +71,8 @@ pub async fn connect_with(
         let options = PgConnectOptions::from_str(url)
             .context("DATABASE_URL is not a valid PostgreSQL URL")?;
         let pool = PgPoolOptions::new()
+            .idle_timeout(None)
+            .max_lifetime(None)
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
             .test_before_acquire(false)

@@ -157,6 +157,9 @@ pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned())
 }
 
+/// A century: sqlx's idle reaper sweeps at this period.
+const REAPER_PERIOD: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// A small pool on `url`, quiet and quick to give up.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
@@ -165,6 +168,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
         .min_connections(0)
         .connect_timeout(Duration::from_secs(3))
         .acquire_timeout(Duration::from_secs(5))
+        // sea-orm cannot turn sqlx's idle reaper off (see `server::db`): it sweeps once,
+        // as the pool opens with nothing to race, then sleeps past any test.
+        .idle_timeout(REAPER_PERIOD)
+        .max_lifetime(REAPER_PERIOD)
         .sqlx_logging(false);
     Database::connect(options).await
 }
