@@ -138,6 +138,14 @@ async fn the_quota_counts_records_saved_before_the_count_existed(backend: Backen
         .await;
     migration::Migrator::down(app.db(), Some(1)).await.unwrap();
     migration::Migrator::up(app.db(), None).await.unwrap();
+    let by_status = resolver::lifecycle::count_by_status(app.db())
+        .await
+        .unwrap();
+    let not_connected = by_status
+        .iter()
+        .find(|(status, _)| status.as_str() == "NOT_CONNECTED")
+        .map(|(_, count)| *count);
+    assert_eq!(not_connected, Some(4), "{by_status:?}");
 
     let fourth = save_input(SAMPLE_SPACE).with("connectionId", "4");
     let (_, _, body) = alice.graphql(SAVE, json!({ "input": fourth })).await;

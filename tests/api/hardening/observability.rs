@@ -79,6 +79,14 @@ async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
     idp.set(|k| k.fail_with = Some((400, "invalid_grant".into(), "revoked".into())));
     ui.graphql(REFRESH, refresh).await;
 
+    // Two more records, one deleted: the status gauge counts what is stored.
+    for connection in ["7", "8"] {
+        ui.save(save_input(SAMPLE_SPACE).with("connectionId", connection))
+            .await;
+    }
+    let gone = key_input(SAMPLE_SPACE).with("connectionId", "8");
+    ui.data(DELETE, json!({ "input": gone })).await;
+
     // Exact counts: nobody else writes to this process's recorder.
     let after = app.metrics().await;
     let delta = |name: &str| metric_sample(&after, name) - metric_sample(&before, name);
@@ -87,7 +95,10 @@ async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
     assert_eq!(delta(refreshed), 1.0, "{after}");
     assert_eq!(delta(failed), 1.0, "{after}");
     assert!(after.contains("spaces_oauth_idp_request_duration_seconds_bucket"));
-    // Connections by status, every status present (computed at scrape).
+    // Connections by status, every status present, each the number of records stored in
+    // it (kept by triggers on insert, delete and status change; read at scrape).
+    let records = app.records().await;
+    assert_eq!(records.len(), 2);
     for status in [
         "NOT_CONNECTED",
         "PENDING_AUTHORIZATION",
@@ -97,7 +108,14 @@ async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
     ] {
         let series = format!(r#"spaces_oauth_connections{{status="{status}"}}"#);
         assert!(after.contains(&series), "missing {series} in:\n{after}");
+        let held = records
+            .iter()
+            .filter(|record| record.connection_status == status)
+            .count();
+        assert_eq!(metric_sample(&after, &series), held as f64, "{series}");
     }
+    let reauthorize = r#"spaces_oauth_connections{status="NEEDS_REAUTHORIZATION"}"#;
+    assert_eq!(metric_sample(&after, reauthorize), 1.0, "{after}");
     for secret in [crate::idp_double::CLIENT_SECRET, PASSWORD] {
         assert!(!after.contains(secret));
     }
