@@ -154,42 +154,31 @@ pub fn status_on_conflict() -> [(Column, SimpleExpr); 2] {
 /// tenant, where counting the records themselves read one index entry per record.
 pub async fn count_by_status(db: &impl ConnectionTrait) -> ApiResult<Vec<(ConnectionStatus, i64)>> {
     use entity::tenant_record_count::{Column as Counts, Entity as TenantCounts};
-    use sea_orm::IdenStatic as _;
-    #[derive(sea_orm::FromQueryResult)]
-    struct Totals {
-        not_connected: i64,
-        pending_authorization: i64,
-        active: i64,
-        refresh_failing: i64,
-        needs_reauthorization: i64,
-    }
+    use sea_orm::{IdenStatic as _, QueryTrait as _};
+    let counted_in = |status: ConnectionStatus| match status {
+        ConnectionStatus::NotConnected => Counts::NotConnected,
+        ConnectionStatus::PendingAuthorization => Counts::PendingAuthorization,
+        ConnectionStatus::Active => Counts::Active,
+        ConnectionStatus::RefreshFailing => Counts::RefreshFailing,
+        ConnectionStatus::NeedsReauthorization => Counts::NeedsReauthorization,
+    };
     let mut select = TenantCounts::find().select_only();
-    for column in [
-        Counts::NotConnected,
-        Counts::PendingAuthorization,
-        Counts::Active,
-        Counts::RefreshFailing,
-        Counts::NeedsReauthorization,
-    ] {
+    for status in ConnectionStatus::ALL {
         // SUM of a bigint is a numeric on PostgreSQL (and NULL over no rows): cast back.
-        let name = column.as_str();
+        let column = counted_in(status).as_str();
         select = select.column_as(
-            Expr::cust(format!("CAST(COALESCE(SUM({name}), 0) AS BIGINT)")),
-            name,
+            Expr::cust(format!("CAST(COALESCE(SUM({column}), 0) AS BIGINT)")),
+            column,
         );
     }
-    let totals = select.into_model::<Totals>().one(db).await?;
-    Ok(ConnectionStatus::ALL
-        .into_iter()
-        .map(|status| {
-            let count = totals.as_ref().map_or(0, |t| match status {
-                ConnectionStatus::NotConnected => t.not_connected,
-                ConnectionStatus::PendingAuthorization => t.pending_authorization,
-                ConnectionStatus::Active => t.active,
-                ConnectionStatus::RefreshFailing => t.refresh_failing,
-                ConnectionStatus::NeedsReauthorization => t.needs_reauthorization,
-            });
-            (status, count)
-        })
-        .collect())
+    let totals = db.query_one(&select.into_query()).await?;
+    let mut counts = Vec::with_capacity(ConnectionStatus::ALL.len());
+    for status in ConnectionStatus::ALL {
+        let count = match &totals {
+            Some(row) => row.try_get::<i64>("", counted_in(status).as_str())?,
+            None => 0,
+        };
+        counts.push((status, count));
+    }
+    Ok(counts)
 }

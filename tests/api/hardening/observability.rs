@@ -51,7 +51,6 @@ async fn metrics_count_operations_by_outcome_and_never_show_a_secret(backend: Ba
     assert!(!text.contains(&alice.token));
 }
 
-/// The value of the sample `name` (exact series text), or 0 when it is absent.
 async fn metrics_count_idp_calls_and_refreshes_by_outcome(backend: Backend) {
     use crate::idp_double::{IdpDouble, PASSWORD, USERNAME};
     use crate::tokens::{REFRESH, details, generate, generate_input, save_connector};

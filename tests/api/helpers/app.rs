@@ -336,7 +336,6 @@ async fn launch(app: server::App) -> (SocketAddr, RunningServer) {
     (address, RunningServer { shutdown, task })
 }
 
-/// Sends `request` and reads the answer; a body that is not JSON becomes a JSON string.
 /// The value of the sample `name` (series name and labels, as exposed) in a `/metrics`
 /// exposition; 0 when absent.
 pub fn metric_sample(text: &str, name: &str) -> f64 {
@@ -345,6 +344,7 @@ pub fn metric_sample(text: &str, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Sends `request` and reads the answer; a body that is not JSON becomes a JSON string.
 pub async fn send(request: RequestBuilder) -> (StatusCode, HeaderMap, Value) {
     let response = request.send().await.expect("the request failed");
     let status = response.status();

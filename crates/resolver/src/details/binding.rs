@@ -185,9 +185,6 @@ fn text(details: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
-/// Computes the binding of records saved before bindings existed (run at start-up,
-/// after migrations): their secrets are tied to the settings they have now. Each
-/// update applies only if the details are still the ones read. Returns the rows bound.
 /// The next batch of records without a binding (id, details): read through the partial
 /// index `connector_details_unbound`, so the start-up backfill costs nothing once every
 /// record is bound (issue 20).
@@ -200,6 +197,9 @@ pub fn unbound() -> sea_orm::Select<Entity> {
         .limit(BACKFILL_BATCH)
 }
 
+/// Computes the binding of records saved before bindings existed (run at start-up,
+/// after migrations): their secrets are tied to the settings they have now. Each
+/// update applies only if the details are still the ones read. Returns the rows bound.
 pub async fn backfill(db: &impl ConnectionTrait, catalog: &idp::Catalog) -> ApiResult<u64> {
     let mut bound = 0;
     loop {
