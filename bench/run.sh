@@ -46,33 +46,21 @@ SPACE=bench-space
 DB=spaces_oauth_bench
 THREADS=$(nproc)
 
-log() { printf '\n== %s\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
-
-for tool in wrk pgbench psql curl; do
-    command -v "$tool" >/dev/null || die "$tool is missing (Debian: apt-get install -y wrk postgresql-client curl)"
-done
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 mkdir -p "$WORK"
 rm -f "$WORK"/pgbench_* "$WORK"/*.result
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
-SERVER_PID=
-OWN_PG=
 IDP_PID=
 
 cleanup() {
-    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    [[ -n $IDP_PID ]] && kill "$IDP_PID" 2>/dev/null && wait "$IDP_PID" 2>/dev/null
-    [[ -n $OWN_PG ]] && as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1
-    true
+    stop_pid "$SERVER_PID"
+    stop_pid "$IDP_PID"
+    stop_postgres
 }
 trap cleanup EXIT
-
-# PostgreSQL's server tools refuse to run as root: run them as `postgres` then.
-as_pg() {
-    if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
 
 # ---------------------------------------------------------------------------------------
 log "machine"
@@ -85,43 +73,12 @@ log "machine"
     echo "rustc: $(rustc --version 2>/dev/null || echo '?')"
 } | tee "$WORK/machine.txt"
 
-if [[ ${BENCH_SKIP_BUILD:-0} != 1 && -z ${BENCH_BIN:-} ]]; then
-    log "building spaces-oauth (release)"
-    (cd "$ROOT" && cargo build --release -q -p server)
-fi
-[[ -x $BIN ]] || die "no release binary at $BIN"
+build_server
 
 # ---------------------------------------------------------------------------------------
-if [[ -n ${BENCH_PG_URL:-} ]]; then
-    ADMIN_URL=$BENCH_PG_URL
-    log "PostgreSQL: $ADMIN_URL"
-else
-    # A throwaway cluster of our own: pg_stat_statements preloaded, nothing shared.
-    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-    [[ -x $PG_BIN/initdb ]] || die "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin); set BENCH_PG_URL"
-    if [[ ! -f $WORK/pg/data/PG_VERSION ]]; then
-        log "initdb (throwaway cluster in $WORK/pg)"
-        rm -rf "$WORK/pg" && mkdir -p "$WORK/pg"
-        [[ $(id -u) == 0 ]] && chown -R postgres:postgres "$WORK/pg"
-        as_pg "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=trust -E UTF8 >/dev/null
-    fi
-    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    # A cluster left running by an interrupted run is stopped first.
-    as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" status >/dev/null 2>&1 &&
-        as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null
-    as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w \
-        -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" \
-        start >/dev/null
-    OWN_PG=1
-    ADMIN_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres
-fi
+start_postgres
 PG_HOSTPORT=$(sed -E 's#^[a-z]+://([^/]*@)?([^/?]*).*#\2#' <<<"$ADMIN_URL")
-DB_URL=$(sed -E "s#/[^/?]*(\\?|\$)#/$DB\\1#" <<<"$ADMIN_URL")
-psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
-PSS=0
-if psql -q "$DB_URL" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null 2>&1; then
-    PSS=1
-fi
+create_database "$DB"
 echo "postgresql: $(psql -tAq "$DB_URL" -c 'SHOW server_version'), pg_stat_statements: $PSS" | tee -a "$WORK/machine.txt"
 
 # ---------------------------------------------------------------------------------------
@@ -134,7 +91,6 @@ VAULT_KEYS="bench:$(head -c 32 /dev/urandom | base64)"
 export RATE_LIMIT_RPS=0 LOG_FORMAT=json BIND_ADDR=127.0.0.1:$PORT DATA_DIR=$WORK/data
 # The identity-provider double (bench/idp.py) answers over http on loopback.
 export IDP_ALLOW_HTTP=127.0.0.1
-read -r -a EXTRA_ENV <<<"${BENCH_SERVER_ENV:-}"
 
 # One bearer token per account for a Space UI, and one with oauth.token.read for an
 # integration runtime (the token read).
@@ -150,30 +106,6 @@ done
 
 python3 "$ROOT/bench/idp.py" "$IDP_PORT" &
 IDP_PID=$!
-
-# Starts the server on $1 (a database URL) and waits for /readyz; READY_MS is how long
-# that took. (Not run in a subshell: SERVER_PID must stay set.)
-start_server() {
-    local url=$1 started ready
-    started=$(date +%s%N)
-    env "${EXTRA_ENV[@]}" DATABASE_URL="$url" "$BIN" serve >>"$WORK/server.log" 2>&1 &
-    SERVER_PID=$!
-    for ((n = 0; n < 3000; n++)); do
-        if curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz"; then
-            ready=$(date +%s%N)
-            READY_MS=$(((ready - started) / 1000000))
-            return
-        fi
-        kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited; see $WORK/server.log"
-        sleep 0.002
-    done
-    die "the server did not get ready; see $WORK/server.log"
-}
-
-stop_server() {
-    kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-}
 
 # Start-to-ready on an already-migrated database: three starts, the median.
 start_to_ready() {

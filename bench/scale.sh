@@ -21,6 +21,7 @@
 #   BENCH_PG_PORT      port of the throwaway cluster (55433)
 #   BENCH_PORT         port of spaces-oauth (18081)
 #   BENCH_DB           database name (spaces_oauth_scale; dropped and refilled)
+#   BENCH_SERVER_ENV   extra VAR=value settings for the server (space-separated)
 #   BENCH_SKIP_BUILD   1: use the existing release binary
 #   BENCH_BIN          use this binary (no build), e.g. a debug build for a smoke check
 #   CARGO_TARGET_DIR   where the release binary is built (./target)
@@ -41,61 +42,25 @@ SPACE=bench-space
 DB=${BENCH_DB:-spaces_oauth_scale}
 THREADS=$(nproc)
 
-log() { printf '\n== %s\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
-for tool in wrk pgbench psql curl; do
-    command -v "$tool" >/dev/null || die "$tool is missing (Debian: apt-get install -y wrk postgresql-client curl)"
-done
 mkdir -p "$WORK"
 rm -f "$WORK"/pgbench_* "$WORK"/*.wrk
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
-SERVER_PID=
-OWN_PG=
 
 cleanup() {
-    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    [[ -n $OWN_PG ]] && as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1
-    true
+    stop_pid "$SERVER_PID"
+    stop_postgres
 }
 trap cleanup EXIT
 
-as_pg() {
-    if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-if [[ ${BENCH_SKIP_BUILD:-0} != 1 && -z ${BENCH_BIN:-} ]]; then
-    log "building spaces-oauth (release)"
-    (cd "$ROOT" && cargo build --release -q -p server)
-fi
-[[ -x $BIN ]] || die "no release binary at $BIN"
+build_server
 
 # ---------------------------------------------------------------------------------------
-if [[ -n ${BENCH_PG_URL:-} ]]; then
-    ADMIN_URL=$BENCH_PG_URL
-else
-    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-    [[ -x $PG_BIN/initdb ]] || die "no PostgreSQL server binaries; set BENCH_PG_URL"
-    if [[ ! -f $WORK/pg/data/PG_VERSION ]]; then
-        log "initdb (throwaway cluster in $WORK/pg)"
-        rm -rf "$WORK/pg" && mkdir -p "$WORK/pg"
-        [[ $(id -u) == 0 ]] && chown -R postgres:postgres "$WORK/pg"
-        as_pg "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=trust -E UTF8 >/dev/null
-    fi
-    as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" status >/dev/null 2>&1 &&
-        as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null
-    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w \
-        -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_preload_libraries=pg_stat_statements" \
-        start >/dev/null
-    OWN_PG=1
-    ADMIN_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres
-fi
-DB_URL=$(sed -E "s#/[^/?]*(\\?|\$)#/$DB\\1#" <<<"$ADMIN_URL")
-psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
-PSS=0
-psql -q "$DB_URL" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 && PSS=1
+start_postgres
+create_database "$DB"
 
 export JWT_HS256_SECRET VAULT_KEYS
 JWT_HS256_SECRET=$(head -c 32 /dev/urandom | base64)
@@ -110,26 +75,6 @@ for ((i = 0; i < NACCOUNTS; i++)); do
 done
 DATABASE_URL=$DB_URL "$BIN" migrate >/dev/null 2>&1 || die "migrate failed"
 
-start_server() {
-    local started ready
-    started=$(date +%s%N)
-    DATABASE_URL="$DB_URL" "$BIN" serve >>"$WORK/server.log" 2>&1 &
-    SERVER_PID=$!
-    for ((n = 0; n < 5000; n++)); do
-        if curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz"; then
-            ready=$(date +%s%N)
-            READY_MS=$(((ready - started) / 1000000))
-            return
-        fi
-        kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited; see $WORK/server.log"
-        sleep 0.002
-    done
-    die "the server did not get ready; see $WORK/server.log"
-}
-stop_server() {
-    kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-}
 metric() {
     curl -sf "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'
 }
@@ -192,7 +137,7 @@ pgbench_run() {
 
 # ---------------------------------------------------------------------------------------
 filled=0
-start_server
+start_server "$DB_URL"
 for size in $SIZES; do
     log "size $size: filling $filled .. $size through the save mutation"
     fill_started=$(date +%s)
@@ -212,13 +157,13 @@ for size in $SIZES; do
     log "size $size: start-to-ready (median of 3)"
     times=()
     for _ in 1 2 3; do
-        start_server
+        start_server "$DB_URL"
         times+=("$READY_MS")
         stop_server
     done
     ready_ms=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
 
-    start_server
+    start_server "$DB_URL"
     [[ $PSS == 1 ]] && psql -q "$DB_URL" -c "SELECT pg_stat_statements_reset()" >/dev/null
     sweeps0=$(metric spaces_oauth_refresh_sweep_duration_seconds_count)
     sweep_sum0=$(metric spaces_oauth_refresh_sweep_duration_seconds_sum)
